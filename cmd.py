@@ -1,0 +1,296 @@
+"""Every command-line flag of the project, with the reference defaults, and the dataset layout
+that ``--dataset`` implies (SPEC sections 1 and 6).
+
+This file shares its name with the standard library's ``cmd`` module, which ``pdb`` imports (and
+TensorFlow and pytest import ``pdb``). Python caches whichever ``cmd`` it imports first for the whole
+process, so this module also re-exports the standard module's names: when it is the one cached,
+``pdb`` still finds ``cmd.Cmd``. Every script therefore imports it before anything else, and
+``tests/conftest.py`` loads it by path when the standard one got there first.
+"""
+import argparse
+import importlib.util
+import json
+import os
+import sys
+import sysconfig
+
+
+def _load_standard_cmd():
+    path = os.path.join(sysconfig.get_paths()['stdlib'], 'cmd.py')
+    spec = importlib.util.spec_from_file_location('_standard_cmd', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_standard_cmd = _load_standard_cmd()
+Cmd = _standard_cmd.Cmd
+IDENTCHARS = _standard_cmd.IDENTCHARS
+PROMPT = _standard_cmd.PROMPT
+
+IS_PROJECT_CMD = True
+
+IMAGE_SIZES = {
+    'market': (128, 64), 'prw': (128, 64), 'fasion128': (128, 64),
+    'fasion': (256, 256), 'fasion128128': (128, 128),
+    'synthetic': (128, 64), 'synthetic256': (256, 256),
+}
+SYNTHETIC_DATASETS = ('synthetic', 'synthetic256')
+
+VGG19_LAYERS = tuple(
+    ['block1_conv1', 'block1_conv2', 'block1_pool', 'block2_conv1', 'block2_conv2', 'block2_pool']
+    + ['block%d_conv%d' % (b, c) for b in (3, 4, 5) for c in (1, 2, 3, 4)]
+    + ['block3_pool', 'block4_pool', 'block5_pool'])
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError('must be a whole number >= 1, got %s' % text)
+    return value
+
+
+def _non_negative_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError('must be a whole number >= 0, got %s' % text)
+    return value
+
+
+def _switch(text):
+    """The reference's 0/1 flags."""
+    if text not in ('0', '1', 'True', 'False', 'true', 'false'):
+        raise argparse.ArgumentTypeError('must be 0 or 1, got %s' % text)
+    return text in ('1', 'True', 'true')
+
+
+def add_dataset_flags(parser):
+    parser.add_argument('--dataset', default='market', choices=sorted(IMAGE_SIZES),
+                        help='Dataset name; every path below data_root follows from it (SPEC section 1). '
+                             '"synthetic" (128x64) and "synthetic256" are built in and made on first use.')
+    parser.add_argument('--data_root', default='data',
+                        help='Folder holding NAME-dataset/, NAME-annotation-*.csv and NAME-pairs-*.csv.')
+    parser.add_argument('--tmp_dir', default='tmp', help='Folder of the pose-map caches (tmp/NAME/).')
+    return parser
+
+
+def add_dataset_paths(args):
+    """The reference's derived attributes (images_dir_train, annotations_file_test, ...)."""
+    root, name = args.data_root, args.dataset
+    args.image_size = IMAGE_SIZES[name]
+    args.images_dir_train = os.path.join(root, name + '-dataset', 'train')
+    args.images_dir_test = os.path.join(root, name + '-dataset', 'test')
+    args.bg_images_dir_train = os.path.join(root, name + '-dataset', 'train-bg')
+    args.bg_images_dir_test = os.path.join(root, name + '-dataset', 'test-bg')
+    args.annotations_file_train = os.path.join(root, name + '-annotation-train.csv')
+    args.annotations_file_test = os.path.join(root, name + '-annotation-test.csv')
+    args.pairs_file_train = os.path.join(root, name + '-pairs-train.csv')
+    args.pairs_file_test = os.path.join(root, name + '-pairs-test.csv')
+    args.tmp_pose_dir = os.path.join(args.tmp_dir, name)
+    return args
+
+
+def ensure_synthetic_dataset(args):
+    """Builds the built-in dataset on first use, so that every script works on it unchanged."""
+    if args.dataset in SYNTHETIC_DATASETS:
+        from data.make_synthetic_dataset import ensure_synthetic_dataset as make
+        make(data_root=args.data_root, dataset=args.dataset)
+
+
+def train_parser(description='Deformable GAN: training and testing (train.py, test.py, demo.py).'):
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_dataset_flags(parser)
+    add = parser.add_argument
+    # The reference's flags, with its defaults.
+    add('--output_dir', default='output/displayed_samples', help='Where the sample sheets go.')
+    add('--batch_size', default=4, type=_positive_int, help='Pairs per step (all replicas together).')
+    add('--training_ratio', default=1, type=_positive_int,
+        help='Discriminator updates per generator update.')
+    add('--l1_penalty_weight', default=100.0, type=float, help='Weight of the reconstruction loss.')
+    add('--gan_penalty_weight', default=1.0, type=float, help='Weight of the adversarial loss of the generator.')
+    add('--tv_penalty_weight', default=0.0, type=float, help='Weight of the total-variation loss.')
+    add('--lstruct_penalty_weight', default=0.0, type=float,
+        help='Weight of the pose-structure loss (needs --pose_estimator).')
+    add('--number_of_epochs', default=500, type=_positive_int, help='Epoch to stop after (counted from 0).')
+    add('--content_loss_layer', default='none',
+        help='"none" for pixel L1, else comma-separated VGG19 layer names (e.g. block1_conv2).')
+    add('--checkpoints_dir', default='output/checkpoints', help='Where checkpoints go.')
+    add('--checkpoint_ratio', default=30, type=_positive_int, help='Save checkpoints every this many epochs.')
+    add('--generator_checkpoint', default=None, type=_none_or_path,
+        help='Generator weights to start from (or to test): this project\'s file or the reference\'s Keras 2 h5.')
+    add('--discriminator_checkpoint', default=None, type=_none_or_path, help='Discriminator weights to start from.')
+    add('--nn_loss_area_size', default=1, type=_positive_int,
+        help='Neighbourhood of the nearest-neighbour loss; 1 means a plain L1 (odd numbers only).')
+    add('--use_validation', default=True, type=_switch,
+        help='Report the generator losses over the test pairs on the first and checkpoint epochs.')
+    add('--display_ratio', default=1, type=_positive_int, help='Save a sample sheet every this many epochs.')
+    add('--start_epoch', default=0, type=_non_negative_int, help='Epoch number to start counting from.')
+    add('--pose_estimator', default='pose_estimator.h5',
+        help='Pose estimator weights (for the struct loss and compute_cordinates.py).')
+    add('--images_for_test', default=12000, type=_positive_int, help='Number of test pairs to sample.')
+    add('--use_input_pose', default=True, type=_switch, help='Feed the source pose to the generator.')
+    add('--warp_skip', default='stn', choices=['none', 'full', 'mask', 'stn'],
+        help='Skip connections: none (U-Net), full (one affine), mask (the paper\'s deformable skip), stn.')
+    add('--warp_agg', default='max', choices=['max', 'avg'], help='How warped parts are aggregated.')
+    add('--disc_type', default='call', choices=['call', 'sim', 'warp'], help='Discriminator type.')
+    add('--use_bg', default=False, type=_switch, help='Give the background image to both networks.')
+    add('--pose_rep_type', default='hm', choices=['hm', 'stickman'], help='Pose representation.')
+    add('--cache_pose_rep', default=True, type=_switch,
+        help='Accepted for compatibility: pose maps are computed from keypoints on the fly, so nothing '
+             'is cached on disk (see README).')
+    add('--generated_images_dir', default='output/generated_images', help='Where test.py writes its images.')
+    add('--load_generated_images', default=False, type=_switch,
+        help='test.py: score the images already in --generated_images_dir instead of generating them.')
+    add('--use_dropout_test', default=False, type=_switch, help='Keep dropout on when testing.')
+    # New flags.
+    add('--batches_per_epoch', default=1000, type=_positive_int, help='Steps in one epoch.')
+    add('--width_factor', default=1.0, type=float, help='Scales every filter count (1.0 = the paper).')
+    add('--seed', default=0, type=int, help='Seed of weights, data order and dropout.')
+    add('--mixed_precision', default=False, type=_switch, help='float16 compute with loss scaling (GPUs).')
+    add('--resume', action='store_true',
+        help='Continue the run whose checkpoints are in --checkpoints_dir (weights, optimisers, epoch, '
+             'data order), up to --number_of_epochs in all.')
+    add('--log_dir', default='output/logs', help='CSV, TensorBoard and loss-curve logs.')
+    add('--distribute', default='auto', choices=['auto', 'none', 'mirrored', 'multiworker'],
+        help='auto: MultiWorkerMirrored when TF_CONFIG is set, Mirrored on several GPUs, else one device.')
+    add('--vgg_weights', default=None,
+        help='VGG19 ImageNet weights file for --content_loss_layer (default: Keras\' cache).')
+    add('--inception_weights', default=None,
+        help='InceptionV3 ImageNet weights file for IS and FID (default: Keras\' cache).')
+    add('--inception_graph', default=None,
+        help='The 2015 Inception graph (.pb) the paper\'s Inception Score used; preferred over --inception_weights.')
+    return parser
+
+
+def _none_or_path(text):
+    return None if text in ('none', 'None', '') else text
+
+
+def validate_training_args(args, parser):
+    """Refuses flag values the run cannot use, before any model is built."""
+    if args.nn_loss_area_size % 2 == 0:
+        parser.error('--nn_loss_area_size must be odd (the neighbourhood is centred), got %d'
+                     % args.nn_loss_area_size)
+    if args.content_loss_layer != 'none':
+        layers = args.content_loss_layer.split(',')
+        unknown = [layer for layer in layers if layer not in VGG19_LAYERS]
+        if unknown:
+            parser.error('--content_loss_layer: VGG19 has no layer %s (it has: %s)'
+                         % (', '.join(unknown), ', '.join(VGG19_LAYERS)))
+    if args.width_factor <= 0:
+        parser.error('--width_factor must be positive, got %s' % args.width_factor)
+    if args.resume and args.generator_checkpoint is not None:
+        parser.error('--resume continues from --checkpoints_dir; do not also give --generator_checkpoint')
+
+
+def check_dataset_files(args, parser, needed=('images', 'annotations', 'pairs')):
+    """Says which file of the dataset layout is missing, and refuses a batch the data cannot fill."""
+    wanted = []
+    if 'images' in needed:
+        wanted += [args.images_dir_train, args.images_dir_test]
+    if 'annotations' in needed:
+        wanted += [args.annotations_file_train, args.annotations_file_test]
+    if 'pairs' in needed:
+        wanted += [args.pairs_file_train, args.pairs_file_test]
+    missing = [path for path in wanted if not os.path.exists(path)]
+    if missing:
+        parser.error('dataset "%s" is incomplete: missing %s (see README, "Datasets")'
+                     % (args.dataset, ', '.join(missing)))
+    if 'pairs' in needed:
+        with open(args.pairs_file_train) as f:
+            train_pairs = max(sum(1 for line in f if line.strip()) - 1, 0)
+        if train_pairs < args.batch_size:
+            parser.error('--batch_size %d: %s holds only %d pairs'
+                         % (args.batch_size, args.pairs_file_train, train_pairs))
+
+
+def parse_args(argv=None, needed=('images', 'annotations', 'pairs')):
+    """The flags of train.py and test.py, validated, with the dataset paths added."""
+    parser = train_parser()
+    args = add_dataset_paths(parser.parse_args(argv))
+    validate_training_args(args, parser)
+    ensure_synthetic_dataset(args)
+    check_dataset_files(args, parser, needed)
+    return args
+
+
+def changed_options(args, parser=None):
+    """(name, value, default) for every flag, so a run can show what it changed."""
+    defaults = vars((parser or train_parser()).parse_args([]))
+    return [(name, value, defaults.get(name)) for name, value in sorted(vars(args).items())
+            if name in defaults]
+
+
+def format_options(args, parser=None):
+    lines = ['----------------- Options ---------------']
+    for name, value, default in changed_options(args, parser):
+        mark = '' if value == default else '\t[default: %s]' % (default,)
+        lines.append('%25s: %-30s%s' % (name, value, mark))
+    lines.append('----------------- End -------------------')
+    return '\n'.join(lines)
+
+
+def save_options(args, path):
+    """Writes the run's flags as JSON, atomically, so every checkpoint can be traced to them."""
+    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        json.dump({k: v for k, v in vars(args).items() if not k.startswith('_')}, f, indent=2,
+                  sort_keys=True, default=str)
+    os.replace(tmp, path)
+
+
+# ---- Flags of the data scripts -------------------------------------------------------------
+
+def create_pairs_parser():
+    parser = argparse.ArgumentParser(
+        description='Writes the train and test pair lists of a dataset from its annotation files (SPEC section 3).',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_dataset_flags(parser)
+    parser.add_argument('--images_for_test', default=12000, type=_positive_int,
+                        help='Number of test pairs to sample (seed 0).')
+    return parser
+
+
+def split_fasion_parser():
+    parser = argparse.ArgumentParser(
+        description='Flattens the raw DeepFashion tree into fasion-dataset/{train,test} by the annotation CSVs.',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--data_root', default='data', help='Folder of the annotation CSVs and the output.')
+    parser.add_argument('--raw_dir', default=None,
+                        help='The raw tree fasion/{MEN,WOMEN}/<Category>/id_<n>/<file>.jpg (default: DATA_ROOT/fasion).')
+    return parser
+
+
+def resize_fasion_parser():
+    parser = argparse.ArgumentParser(
+        description='Makes fasion128 (128x64) from fasion (256x256): crop 40 px off each side, resize, '
+                    'map the keypoints.', formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--data_root', default='data', help='Folder holding fasion-dataset and its CSVs.')
+    parser.add_argument('--source', default='fasion', help='Dataset name to read.')
+    parser.add_argument('--target', default='fasion128', help='Dataset name to write.')
+    return parser
+
+
+def flip_train_parser():
+    parser = argparse.ArgumentParser(
+        description='Horizontal-flip augmentation: writes NAMEr.jpg copies of the training images and their '
+                    'mirrored keypoints.', formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_dataset_flags(parser)
+    return parser
+
+
+def synthetic_parser():
+    parser = argparse.ArgumentParser(
+        description='Builds the built-in synthetic pose-transfer dataset in the reference layout.',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument('--dataset', default='synthetic', choices=SYNTHETIC_DATASETS,
+                        help='synthetic: 128x64; synthetic256: 256x256.')
+    parser.add_argument('--data_root', default='data', help='Where the dataset is written.')
+    parser.add_argument('--train_identities', default=200, type=_positive_int, help='Persons in the train split.')
+    parser.add_argument('--test_identities', default=100, type=_positive_int, help='Persons in the test split.')
+    parser.add_argument('--images_per_identity', default=8, type=_positive_int, help='Poses drawn per person.')
+    parser.add_argument('--seed', default=0, type=int, help='Seed: the same seed gives the same files.')
+    parser.add_argument('--force', action='store_true', help='Rebuild even when the dataset exists.')
+    return parser

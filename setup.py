@@ -1,0 +1,26 @@
+"""Installs the dependencies of Deformable GAN and its reusable ``gan`` package.
+
+The scripts (train.py, test.py, ...) are run from the repository root, as in the reference README.
+"""
+from setuptools import find_packages, setup
+
+setup(
+    name='deformable-gan',
+    version='1.0.0',
+    description='Deformable GANs for pose-based human image generation (CVPR 2018), on TensorFlow 2 / Keras 3',
+    python_requires='>=3.10',
+    packages=find_packages(include=['gan', 'gan.*']),
+    install_requires=[
+        'tensorflow>=2.16,<2.22',
+        'keras>=3.3',
+        'numpy>=1.26',
+        'scipy>=1.11',
+        'scikit-image>=0.22',
+        'pandas>=2.0',
+        'tqdm>=4.66',
+        'h5py>=3.10',
+        'matplotlib>=3.8',
+        'opencv-python-headless>=4.8',
+    ],
+    extras_require={'test': ['pytest>=8']},
+)

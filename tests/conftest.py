@@ -1,0 +1,29 @@
+"""Test setup: the project's own ``cmd`` module, whichever ``cmd`` was imported first.
+
+``python -m pytest`` puts the repository root first on ``sys.path``, so the project's ``cmd.py``
+is the ``cmd`` that pytest's ``pdb`` imports (it re-exports the standard names, so pdb works). A
+plain ``pytest`` imports the standard ``cmd`` before this file runs; then the project's module is
+loaded by path here and replaces it in ``sys.modules`` (``pdb`` keeps its own reference).
+"""
+import importlib.util
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+
+def load_project_cmd():
+    module = sys.modules.get('cmd')
+    if getattr(module, 'IS_PROJECT_CMD', False):
+        return module
+    spec = importlib.util.spec_from_file_location('cmd', os.path.join(ROOT, 'cmd.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sys.modules['cmd'] = module
+    return module
+
+
+load_project_cmd()

@@ -1,0 +1,155 @@
+"""cmd.py: the flags, the dataset layout, and the standard-library name clash it is built around."""
+import ast
+import glob
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import cmd
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_the_project_cmd_is_the_one_loaded():
+    assert getattr(cmd, 'IS_PROJECT_CMD', False)
+    assert os.path.samefile(cmd.__file__, os.path.join(ROOT, 'cmd.py'))
+
+
+def test_it_re_exports_the_standard_module_so_pdb_works():
+    import pdb
+    assert issubclass(pdb.Pdb, cmd.Cmd)
+    assert cmd.PROMPT == '(Cmd) '
+
+
+def _run(code, cwd=ROOT):
+    return subprocess.run([sys.executable, '-c', textwrap.dedent(code)], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_importing_cmd_first_then_tensorflow_keeps_the_project_module():
+    result = _run('''
+        import cmd
+        import tensorflow, pdb
+        import cmd as again
+        assert again.IS_PROJECT_CMD and issubclass(pdb.Pdb, again.Cmd)
+        print(again.parse_args)
+    ''')
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_python_m_pytest_from_the_repo_root_collects(tmp_path):
+    """With the repository root first on sys.path, pytest's pdb import finds this cmd.py."""
+    probe = tmp_path / 'test_probe.py'
+    probe.write_text('import cmd\n\ndef test_probe():\n    assert cmd.IS_PROJECT_CMD\n')
+    result = subprocess.run([sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider',
+                             '--rootdir', str(tmp_path), str(probe)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert '1 passed' in result.stdout
+
+
+def _scripts():
+    top = [p for p in glob.glob(os.path.join(ROOT, '*.py'))
+           if os.path.basename(p) not in ('cmd.py', 'setup.py')]
+    nested = [p for folder in ('data', 'ssd_score', 'sup-mat', 'benchmarks')
+              for p in glob.glob(os.path.join(ROOT, folder, '*.py'))]
+    return [p for p in top + nested if "if __name__ == '__main__'" in open(p).read()
+            or 'if __name__ == "__main__"' in open(p).read()]
+
+
+def _first_import(path):
+    for node in ast.parse(open(path).read()).body:
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+            if names in (['os'], ['sys'], ['os', 'sys']):
+                continue   # the path bootstrap of scripts in subfolders
+            return names[0]
+        if isinstance(node, ast.ImportFrom):
+            if node.module == '__future__':
+                continue
+            return node.module
+    return None
+
+
+@pytest.mark.parametrize('script', _scripts(), ids=lambda p: os.path.relpath(p, ROOT))
+def test_every_script_imports_cmd_before_anything_else(script):
+    assert _first_import(script) == 'cmd', (
+        '%s must import cmd first (see cmd.py): otherwise TensorFlow caches the standard cmd' % script)
+
+
+def test_dataset_paths_follow_the_reference_layout():
+    args = cmd.add_dataset_paths(cmd.train_parser().parse_args(['--dataset', 'fasion']))
+    assert args.image_size == (256, 256)
+    assert args.images_dir_train == os.path.join('data', 'fasion-dataset', 'train')
+    assert args.annotations_file_test == os.path.join('data', 'fasion-annotation-test.csv')
+    assert args.pairs_file_train == os.path.join('data', 'fasion-pairs-train.csv')
+    assert args.bg_images_dir_test == os.path.join('data', 'fasion-dataset', 'test-bg')
+    assert args.tmp_pose_dir == os.path.join('tmp', 'fasion')
+    for name, size in [('market', (128, 64)), ('prw', (128, 64)), ('fasion128', (128, 64)),
+                       ('fasion128128', (128, 128))]:
+        assert cmd.add_dataset_paths(cmd.train_parser().parse_args(['--dataset', name])).image_size == size
+
+
+def test_reference_defaults():
+    args = cmd.train_parser().parse_args([])
+    expected = dict(output_dir='output/displayed_samples', batch_size=4, training_ratio=1,
+                    l1_penalty_weight=100.0, gan_penalty_weight=1.0, tv_penalty_weight=0.0,
+                    lstruct_penalty_weight=0.0, number_of_epochs=500, content_loss_layer='none',
+                    checkpoints_dir='output/checkpoints', checkpoint_ratio=30, generator_checkpoint=None,
+                    discriminator_checkpoint=None, nn_loss_area_size=1, use_validation=True,
+                    dataset='market', display_ratio=1, start_epoch=0, pose_estimator='pose_estimator.h5',
+                    images_for_test=12000, use_input_pose=True, warp_skip='stn', warp_agg='max',
+                    disc_type='call', use_bg=False, pose_rep_type='hm', cache_pose_rep=True,
+                    generated_images_dir='output/generated_images', load_generated_images=False,
+                    use_dropout_test=False, batches_per_epoch=1000, width_factor=1.0)
+    assert {k: getattr(args, k) for k in expected} == expected
+
+
+def _parse_error(argv, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cmd.parse_args(argv)
+    assert stop.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--nn_loss_area_size', '4'], '--nn_loss_area_size must be odd'),
+    (['--nn_loss_area_size', '0'], '--nn_loss_area_size'),
+    (['--content_loss_layer', 'block1_conv2,block9_conv1'], 'VGG19 has no layer block9_conv1'),
+    (['--use_bg', '2'], '--use_bg'),
+    (['--warp_skip', 'warp'], '--warp_skip'),
+    (['--batch_size', '0'], '--batch_size'),
+])
+def test_bad_flags_are_refused_by_name(argv, message, capsys, tmp_path):
+    err = _parse_error(argv + ['--data_root', str(tmp_path)], capsys)
+    assert message in err
+
+
+def test_missing_dataset_files_are_named(capsys, tmp_path):
+    err = _parse_error(['--dataset', 'market', '--data_root', str(tmp_path)], capsys)
+    assert os.path.join(str(tmp_path), 'market-dataset', 'train') in err
+
+
+def test_a_batch_the_data_cannot_fill_is_refused(capsys, tmp_path):
+    for split in ('train', 'test'):
+        (tmp_path / 'market-dataset' / split).mkdir(parents=True)
+        (tmp_path / ('market-annotation-%s.csv' % split)).write_text('name:keypoints_y:keypoints_x\n')
+        (tmp_path / ('market-pairs-%s.csv' % split)).write_text('from,to\na.jpg,b.jpg\nb.jpg,a.jpg\n')
+    err = _parse_error(['--data_root', str(tmp_path), '--batch_size', '3'], capsys)
+    assert 'holds only 2 pairs' in err
+    args = cmd.parse_args(['--data_root', str(tmp_path), '--batch_size', '2'])
+    assert args.batch_size == 2
+
+
+def test_options_table_marks_changed_values_and_saves_json(tmp_path):
+    args = cmd.train_parser().parse_args(['--batch_size', '2'])
+    table = cmd.format_options(args)
+    assert [line for line in table.splitlines() if '[default: 4]' in line][0].split(':')[0].strip() == 'batch_size'
+    assert sum('[default:' in line for line in table.splitlines()) == 1
+    path = tmp_path / 'run' / 'options.json'
+    cmd.save_options(args, str(path))
+    import json
+    assert json.loads(path.read_text())['batch_size'] == 2
