@@ -1,0 +1,494 @@
+"""Part transforms and masks of the deformable skip connections (SPEC section 4), and the Keras
+layers that apply them to feature maps (SPEC section 5).
+
+Coordinates are (x, y) = (column, row) inside the transform fits, and keypoints are stored as
+(y, x) as everywhere else in the project.
+"""
+
+# ==== numpy part: transforms, masks, stickman (owner: foundation) ====
+import numpy as np
+import skimage.draw
+
+from pose_utils import LABELS, MISSING_VALUE, has_torso
+
+KP = {name: index for index, name in enumerate(LABELS)}
+TORSO = [KP['Rhip'], KP['Lhip'], KP['Lsho'], KP['Rsho']]
+HEAD = [KP['nose'], KP['Leye'], KP['Reye'], KP['Lear'], KP['Rear']]
+SHOULDERS = [KP['Lsho'], KP['Rsho']]
+# Parts 2-9 (SPEC section 4): (from, to, inc_to of the fit, inc_to of the mask).
+LIMBS = [('Rhip', 'Rkne', 0.1, 0.1), ('Lhip', 'Lkne', 0.1, 0.1),
+         ('Rkne', 'Rank', 0.3, 0.5), ('Lkne', 'Lank', 0.3, 0.5),
+         ('Rsho', 'Relb', 0.1, 0.1), ('Lsho', 'Lelb', 0.1, 0.1),
+         ('Relb', 'Rwri', 0.3, 0.5), ('Lelb', 'Lwri', 0.3, 0.5)]
+NUMBER_OF_PARTS = 2 + len(LIMBS)
+LIMB_FROM = np.array([KP[fr] for fr, _, _, _ in LIMBS])
+LIMB_TO = np.array([KP[to] for _, to, _, _ in LIMBS])
+LIMB_FIT_INC_TO = np.array([inc for _, _, inc, _ in LIMBS])
+LIMB_MASK_INC_TO = np.array([inc for _, _, _, inc in LIMBS])
+LIMB_INC_FROM = 0.1
+LIMB_HALF_WIDTH = 0.2  # times the torso size
+HEAD_BOX_HALF_SIZE = 0.40  # times the torso size
+NO_POINT_TRANSFORM = np.array([[1, 0, 1000], [0, 1, 1000], [0, 0, 1]], dtype=np.float64)
+FULL_TRANSFORM_CANDIDATES = [KP['Rkne'], KP['Lkne']]
+
+
+def _mirror(name):
+    return {'R': 'L', 'L': 'R'}[name[0]] + name[1:]
+
+
+MIRROR_FROM = np.array([KP[_mirror(fr)] for fr, _, _, _ in LIMBS])
+MIRROR_TO = np.array([KP[_mirror(to)] for _, to, _, _ in LIMBS])
+
+
+def _xy_and_present(kp):
+    """(18, 2) float (x, y) points and the (18,) bool mask of present ones, from (y, x) keypoints."""
+    kp = np.asarray(kp)
+    present = (kp[:, 0] != MISSING_VALUE) & (kp[:, 1] != MISSING_VALUE)
+    return kp[:, ::-1].astype(np.float64), present
+
+
+def check_valid(kp):
+    """True when the torso points Rhip, Lhip, Lsho and Rsho are all present (SPEC section 3)."""
+    return has_torso(kp)
+
+
+def _require_valid(kp, role):
+    if not check_valid(kp):
+        raise ValueError('%s pose lacks a torso point (Rhip, Lhip, Lsho, Rsho): %s'
+                         % (role, np.asarray(kp).tolist()))
+
+
+def torso_size(xy):
+    """st = sqrt((|Rhip-Rsho|^2 + |Lhip-Lsho|^2) / 2) (SPEC section 4)."""
+    right = np.sum((xy[KP['Rhip']] - xy[KP['Rsho']]) ** 2)
+    left = np.sum((xy[KP['Lhip']] - xy[KP['Lsho']]) ** 2)
+    return np.sqrt((right + left) / 2.0)
+
+
+def limb_polygon(fr, to, st, inc_to, inc_from=LIMB_INC_FROM, half_width=LIMB_HALF_WIDTH):
+    """(..., 4, 2) (x, y) vertices of limb rectangles (SPEC section 4); ``to`` moves from the moved ``fr``.
+
+    ``fr`` and ``to`` are (..., 2) (x, y) points, ``st`` and ``inc_to`` scalars or (...,) arrays.
+    The arithmetic is the reference's, operation by operation, so the vertices are the same floats.
+    """
+    fr, to = np.asarray(fr, dtype=np.float64), np.asarray(to, dtype=np.float64)
+    st, inc_to = np.asarray(st, dtype=np.float64)[..., None], np.asarray(inc_to, dtype=np.float64)[..., None]
+    fr = fr + (fr - to) * inc_from
+    to = to + (to - fr) * inc_to
+    along = fr - to
+    normal = np.stack([-along[..., 1], along[..., 0]], axis=-1)
+    length = np.linalg.norm(normal, axis=-1, keepdims=True)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        offset = st * half_width * (normal / length)
+    offset = np.where(length == 0, 1.0, offset)  # fr' == to': the vertices fr'+1, fr'-1, to'-1, to'+1
+    return np.stack([fr + offset, fr - offset, to - offset, to + offset], axis=-2)
+
+
+def fit_affine_batch(src_points, dst_points, weights):
+    """Least-squares affine maps src -> dst for a batch of point sets, as a (B, 3, 3) array.
+
+    The algorithm of ``skimage.transform.estimate_transform('affine', src, dst)`` (the reference's
+    fit), batched: both point sets centred and scaled to rms sqrt(2), the smallest right singular
+    vector of the homogeneous system, then de-normalised. ``weights`` (B, N) in {0, 1} marks the
+    points used (padding rows are zero, which leaves the singular vectors unchanged). A fit that
+    fails (coincident points, degenerate system) comes back as NaN.
+    """
+    weights = weights.astype(np.float64)
+    count = weights.sum(axis=1)[:, None]  # (B, 1)
+
+    def normalisation(points):
+        centroid = (points * weights[..., None]).sum(axis=1) / count  # (B, 2)
+        squared = (((points - centroid[:, None]) ** 2).sum(axis=2) * weights).sum(axis=1)
+        with np.errstate(divide='ignore', invalid='ignore'):
+            scale = 1.0 / np.sqrt(squared / (2.0 * count[:, 0]))  # (B,)
+        matrix = np.zeros((len(points), 3, 3))
+        matrix[:, 0, 0] = matrix[:, 1, 1] = scale
+        matrix[:, :2, 2] = -scale[:, None] * centroid
+        matrix[:, 2, 2] = 1
+        normalised = (points - centroid[:, None]) * scale[:, None, None]
+        return matrix, np.nan_to_num(normalised) * weights[..., None]
+
+    src_matrix, src = normalisation(src_points)
+    dst_matrix, dst = normalisation(dst_points)
+    batch, n = weights.shape
+    # Rows [sx, sy, 1, 0, 0, 0, dx] and [0, 0, 0, sx, sy, 1, dy], unknowns (a0 a1 a2 b0 b1 b2 -1/v).
+    system = np.zeros((batch, 2 * n, 7))
+    homogeneous = np.concatenate([src, weights[..., None]], axis=2)  # (B, N, 3)
+    system[:, :n, 0:3] = homogeneous
+    system[:, n:, 3:6] = homogeneous
+    system[:, :n, 6] = dst[..., 0]
+    system[:, n:, 6] = dst[..., 1]
+    smallest = np.linalg.svd(system)[2][:, -1, :]  # (B, 7)
+    finite = np.isfinite(src_matrix).all(axis=(1, 2)) & np.isfinite(dst_matrix).all(axis=(1, 2))
+    finite &= ~np.isclose(smallest[:, -1], 0)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        coefficients = -smallest[:, :6] / smallest[:, 6:]
+    normalised_fit = np.zeros((batch, 3, 3))
+    normalised_fit[:, :2, :] = coefficients.reshape(batch, 2, 3)
+    normalised_fit[:, 2, 2] = 1
+    with np.errstate(invalid='ignore'):
+        fit = np.linalg.inv(np.where(finite[:, None, None], dst_matrix, np.eye(3))) @ normalised_fit @ src_matrix
+        fit /= fit[:, 2:, 2:]
+    fit[~finite] = np.nan
+    return fit
+
+
+def _usable_or_no_point(fits):
+    """Replaces failed or singular fits by the "no point" transform (SPEC section 4)."""
+    with np.errstate(invalid='ignore'):
+        determinant = fits[:, 0, 0] * fits[:, 1, 1] - fits[:, 0, 1] * fits[:, 1, 0]
+        usable = np.isfinite(fits).all(axis=(1, 2)) & (np.abs(determinant) > 1e-10)
+    return np.where(usable[:, None, None], fits, NO_POINT_TRANSFORM)
+
+
+def _as_eight(matrices):
+    return matrices.reshape(-1, 9)[:, :8].astype(np.float32)
+
+
+def affine_transforms(kp_source, kp_target):
+    """(10, 8) float32: the part transforms mapping TARGET (x, y) to SOURCE (x, y) (SPEC section 4).
+
+    Part 0 torso, 1 head, 2-9 the limbs of ``LIMBS``; each row is the first 8 entries of the 3x3
+    matrix, row-major. Parts that cannot be fitted get the "no point" transform.
+    """
+    _require_valid(kp_source, 'source')
+    _require_valid(kp_target, 'target')
+    src, src_present = _xy_and_present(kp_source)
+    tgt, tgt_present = _xy_and_present(kp_target)
+    st_src, st_tgt = torso_size(src), torso_size(tgt)
+
+    max_points = len(HEAD) + len(SHOULDERS)
+    fit_from = np.zeros((NUMBER_OF_PARTS, max_points, 2))  # target points
+    fit_to = np.zeros((NUMBER_OF_PARTS, max_points, 2))  # source points
+    weights = np.zeros((NUMBER_OF_PARTS, max_points), dtype=bool)
+    fitted = np.zeros(NUMBER_OF_PARTS, dtype=bool)
+
+    fit_from[0, :4], fit_to[0, :4], weights[0, :4], fitted[0] = tgt[TORSO], src[TORSO], True, True
+
+    shared_head = [i for i in HEAD if src_present[i] and tgt_present[i]]
+    if shared_head:
+        head = shared_head + SHOULDERS
+        fit_from[1, :len(head)], fit_to[1, :len(head)] = tgt[head], src[head]
+        weights[1, :len(head)], fitted[1] = True, True
+
+    # Limbs: the same limb in the source, else its mirror (R <-> L), else "no point".
+    in_target = tgt_present[LIMB_FROM] & tgt_present[LIMB_TO]
+    same_in_source = src_present[LIMB_FROM] & src_present[LIMB_TO]
+    mirror_in_source = src_present[MIRROR_FROM] & src_present[MIRROR_TO]
+    src_from = np.where(same_in_source, LIMB_FROM, MIRROR_FROM)
+    src_to = np.where(same_in_source, LIMB_TO, MIRROR_TO)
+    fitted[2:] = in_target & (same_in_source | mirror_in_source)
+    fit_from[2:, :4] = limb_polygon(tgt[LIMB_FROM], tgt[LIMB_TO], st_tgt, LIMB_FIT_INC_TO)
+    fit_to[2:, :4] = limb_polygon(src[src_from], src[src_to], st_src, LIMB_FIT_INC_TO)
+    weights[2:, :4] = True
+
+    matrices = np.tile(NO_POINT_TRANSFORM, (NUMBER_OF_PARTS, 1, 1))
+    if fitted.any():
+        matrices[fitted] = _usable_or_no_point(
+            fit_affine_batch(fit_from[fitted], fit_to[fitted], weights[fitted]))
+    return _as_eight(matrices)
+
+
+def estimate_uniform_transform(kp_source, kp_target):
+    """(1, 8) float32: one affine TARGET -> SOURCE from the torso points plus Rkne and Lkne when both
+    poses have them (the ``full`` variant of SPEC section 4)."""
+    _require_valid(kp_source, 'source')
+    _require_valid(kp_target, 'target')
+    src, src_present = _xy_and_present(kp_source)
+    tgt, tgt_present = _xy_and_present(kp_target)
+    points = TORSO + [i for i in FULL_TRANSFORM_CANDIDATES if src_present[i] and tgt_present[i]]
+    fit = fit_affine_batch(tgt[points][None], src[points][None], np.ones((1, len(points)), dtype=bool))
+    return _as_eight(_usable_or_no_point(fit))
+
+
+def fill_polygon(vertices, img_size):
+    """(H, W) bool: the pixels in or on the polygon of (x, y) ``vertices``, as the reference's
+    ``skimage.measure.grid_points_in_poly(img_size, vertices[:, ::-1])``.
+
+    The crossing test skimage uses (O'Rourke, "Computational Geometry in C", ch. 7: a pixel is
+    inside, on an edge or on a vertex), vectorised over the polygon's bounding box with the same
+    floating-point operations, so the pixels are the same ones even on the boundary.
+    """
+    return fill_polygons(np.asarray(vertices)[None], img_size)[0]
+
+
+def fill_polygons(vertices, img_size):
+    """(P, H, W) bool: ``fill_polygon`` of each of the (P, V, 2) polygons, in one vectorised pass
+    over a window as large as the largest bounding box."""
+    height, width = img_size[:2]
+    vertices = np.asarray(vertices, dtype=np.float64)
+    count = len(vertices)
+    masks = np.zeros((count, height, width), dtype=bool)
+    if count == 0:
+        return masks
+    # skimage's first coordinate is the row: rows play "x" and columns "y" in its test.
+    rows_v, cols_v = vertices[..., 1], vertices[..., 0]  # (P, V)
+    margin = 1e-9  # keeps pixels within skimage's vertex tolerance inside the window
+    r0 = np.maximum(np.ceil(rows_v.min(axis=1) - margin), 0).astype(int)
+    r1 = np.minimum(np.floor(rows_v.max(axis=1) + margin), height - 1).astype(int)
+    c0 = np.maximum(np.ceil(cols_v.min(axis=1) - margin), 0).astype(int)
+    c1 = np.minimum(np.floor(cols_v.max(axis=1) + margin), width - 1).astype(int)
+    box_h, box_w = r1 - r0 + 1, c1 - c0 + 1
+    window_h, window_w = box_h.max(), box_w.max()
+    if window_h <= 0 or window_w <= 0:
+        return masks
+    rows = (r0[:, None] + np.arange(window_h))[:, :, None].astype(np.float64)  # (P, h, 1)
+    cols = (c0[:, None] + np.arange(window_w))[:, None, :].astype(np.float64)  # (P, 1, w)
+    vertex_eps = 1e-12
+    on_vertex = np.zeros((count, window_h, window_w), dtype=bool)
+    right, left = on_vertex.copy(), on_vertex.copy()  # parities of the crossings
+    x1, y1 = rows_v[:, -1, None, None] - rows, cols_v[:, -1, None, None] - cols  # previous vertex
+    for i in range(vertices.shape[1]):
+        x0, y0 = rows_v[:, i, None, None] - rows, cols_v[:, i, None, None] - cols  # vertex i - pixel
+        on_vertex |= (np.abs(x0) < vertex_eps) & (np.abs(y0) < vertex_eps)
+        with np.errstate(divide='ignore', invalid='ignore'):
+            crossing = (x0 * y1 - x1 * y0) / (y1 - y0)  # (P, h, w)
+        right ^= ((y0 > 0) != (y1 > 0)) & (crossing > 0)
+        left ^= ((y0 < 0) != (y1 < 0)) & (crossing < 0)
+        x1, y1 = x0, y0
+    inside = on_vertex | right | left  # (P, h, w)
+    for p in np.flatnonzero((box_h > 0) & (box_w > 0)):
+        masks[p, r0[p]:r1[p] + 1, c0[p]:c1[p] + 1] = inside[p, :box_h[p], :box_w[p]]
+    return masks
+
+
+def pose_masks(kp_target, img_size):
+    """(10, H, W) float32 0/1 masks of the parts in the target pose (SPEC section 4).
+
+    Torso: the whole image. Head: a box of half-size 0.40*st around the (truncated) mean of the
+    present head points, clipped. Limbs: the filled target limb polygon (inc_to 0.1 upper, 0.5 lower).
+    """
+    _require_valid(kp_target, 'target')
+    tgt, present = _xy_and_present(kp_target)
+    height, width = img_size[:2]
+    st = torso_size(tgt)
+    masks = np.zeros((NUMBER_OF_PARTS, height, width), dtype=np.float32)
+    masks[0] = 1
+    head = [i for i in HEAD if present[i]]
+    if head:
+        centre = np.mean(tgt[head], axis=0).astype(int)
+        border = int(HEAD_BOX_HALF_SIZE * st)
+        x0, y0 = np.clip(centre - border, 0, [width, height])
+        x1, y1 = np.clip(centre + border, 0, [width, height])
+        masks[1, y0:y1, x0:x1] = 1
+    in_target = present[LIMB_FROM] & present[LIMB_TO]
+    polygons = limb_polygon(tgt[LIMB_FROM[in_target]], tgt[LIMB_TO[in_target]], st, LIMB_MASK_INC_TO[in_target])
+    masks[2:][in_target] = fill_polygons(polygons, img_size)
+    return masks
+
+
+STICKMAN_RIGHT = [('Rank', 'Rkne'), ('Rkne', 'Rhip'), ('Rhip', 'Rsho'), ('Rsho', 'Relb'), ('Relb', 'Rwri')]
+STICKMAN_LEFT = [(_mirror(fr), _mirror(to)) for fr, to in STICKMAN_RIGHT]
+
+
+def _thick_line(fr, to, half_thickness, img_size):
+    """(rows, cols) of the rectangle of half-thickness around the segment fr -> to ((x, y) points)."""
+    along = fr - to
+    length = np.linalg.norm(along)
+    if length == 0:
+        return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
+    normal = half_thickness * np.array([-along[1], along[0]]) / length
+    vertices = np.array([fr + normal, fr - normal, to - normal, to + normal])
+    return skimage.draw.polygon(vertices[:, 1], vertices[:, 0], shape=img_size)
+
+
+def make_stickman(kp, img_size):
+    """(H, W, 3) float32 ``stickman`` pose representation (SPEC section 2), channels (right, left, centre).
+
+    As the reference (adapted from VUnet): torso polygon 1 in the centre channel; limbs as lines of
+    half-thickness int(3*W/128) with 1; neck (mid-shoulders to nose) 0.5 in both side channels; the
+    nose-to-eye lines 0.5 in the matching side channel (drawn only when both eyes are present).
+    """
+    img_size = tuple(img_size[:2])
+    xy, present = _xy_and_present(kp)
+    half_thickness = int(3 * img_size[1] / 128.0)
+    channels = np.zeros((3,) + img_size, dtype=np.float32)
+    if present[TORSO].all():
+        body = xy[[KP['Lhip'], KP['Lsho'], KP['Rsho'], KP['Rhip']]].astype(int)
+        rr, cc = skimage.draw.polygon(body[:, 1], body[:, 0], shape=img_size)
+        channels[2, rr, cc] = 1
+    for channel, lines in ((0, STICKMAN_RIGHT), (1, STICKMAN_LEFT)):
+        for fr, to in lines:
+            if present[KP[fr]] and present[KP[to]]:
+                rr, cc = _thick_line(xy[KP[fr]], xy[KP[to]], half_thickness, img_size)
+                channels[channel, rr, cc] = 1
+    if present[[KP['Rsho'], KP['Lsho'], KP['nose']]].all():
+        neck = 0.5 * (xy[KP['Rsho']] + xy[KP['Lsho']])
+        rr, cc = _thick_line(neck, xy[KP['nose']], half_thickness, img_size)
+        channels[0:2, rr, cc] = 0.5
+    if present[[KP['Reye'], KP['Leye'], KP['nose']]].all():
+        for channel, eye in ((0, 'Reye'), (1, 'Leye')):
+            rr, cc = _thick_line(xy[KP['nose']], xy[KP[eye]], half_thickness, img_size)
+            channels[channel, rr, cc] = 0.5
+    return np.moveaxis(channels, 0, -1)
+
+
+
+# ==== Keras part: AffineTransformLayer and the spatial transformer (owner: networks) ====
+# Imported here rather than at the top so that the numpy part above stays usable on its own; the
+# warp kernel (ImageProjectiveTransformV3) has no XLA kernel: never jit_compile a step that warps.
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from keras import ops  # noqa: E402
+
+AGGREGATIONS = ('max', 'avg', 'none')
+
+
+def nearest_indices(source_length, target_length):
+    """Rows (or columns) that TensorFlow 1's legacy nearest-neighbour resize picks: floor(i * in / out).
+
+    The reference resized the masks with ``tf.image.resize_images(..., NEAREST_NEIGHBOR)`` (no half-pixel
+    centres), which for a factor-2 reduction keeps the even rows; ``keras.ops.image.resize`` would keep
+    the odd ones.
+    """
+    return np.floor(np.arange(target_length) * (source_length / target_length)).astype('int32')
+
+
+@keras.saving.register_keras_serializable(package='pose_gan')
+class AffineTransformLayer(keras.layers.Layer):
+    """Warp a feature map by part transforms, mask the parts and aggregate them (SPEC sections 4-5).
+
+    Called on ``[features, transforms]`` or ``[features, transforms, masks]``:
+    features (B, h, w, C); transforms (B, T, 8), TensorFlow projective convention (output pixel (x, y)
+    samples the input at ((a0 x + a1 y + a2) / k, (b0 x + b1 y + b2) / k), k = c0 x + c1 y + 1), fitted at
+    ``init_image_size``; masks (B, T, H, W) at ``init_image_size``.
+    On a map s times smaller than the image the translations a2, b2 are divided by s; masks are
+    resized by nearest neighbour; each warped part is multiplied by its mask; parts are aggregated by
+    ``max``, by ``avg`` (mean over the masks covering a pixel, 0 where none does; plain mean without
+    masks) or kept side by side (``none``: (B, h, w, T*C), part-major).
+    """
+
+    def __init__(self, number_of_transforms, aggregation_fn, init_image_size, **kwargs):
+        super().__init__(**kwargs)
+        if aggregation_fn not in AGGREGATIONS:
+            raise ValueError(f'aggregation_fn must be one of {AGGREGATIONS}, got {aggregation_fn!r}')
+        self.number_of_transforms = int(number_of_transforms)
+        self.aggregation_fn = aggregation_fn
+        self.init_image_size = tuple(int(v) for v in init_image_size)
+
+    def build(self, input_shape):
+        height, width = input_shape[0][1:3]
+        scale_y = self.init_image_size[0] / height
+        scale_x = self.init_image_size[1] / width
+        # As the reference: entry 2 (x translation) is divided by the ROW ratio and entry 5 by the
+        # column ratio. Equal at the generator's levels; on the warp discriminator's 63x31 map (from
+        # 128x64) they are 2.03 and 2.06, kept swapped for fidelity.
+        self.transform_divisor = np.array([1, 1, scale_y, 1, 1, scale_x, 1, 1], dtype='float32')
+        self.mask_rows = nearest_indices(self.init_image_size[0], height)
+        self.mask_cols = nearest_indices(self.init_image_size[1], width)
+
+    def call(self, inputs):
+        features, transforms = inputs[0], inputs[1]
+        masks = inputs[2] if len(inputs) == 3 else None
+        parts = self.number_of_transforms
+        _, height, width, channels = features.shape
+        transforms = ops.reshape(ops.cast(transforms, 'float32') / self.transform_divisor, (-1, 8))
+        repeated = ops.repeat(features, parts, axis=0)                   # (B*T, h, w, C)
+        warped = ops.image.affine_transform(repeated, transforms, interpolation='bilinear',
+                                            fill_mode='constant', fill_value=0)
+        warped = ops.reshape(warped, (-1, parts, height, width, channels))  # (B, T, h, w, C)
+        if masks is not None:
+            masks = ops.take(ops.take(ops.cast(masks, warped.dtype), self.mask_rows, axis=2),
+                             self.mask_cols, axis=3)                      # (B, T, h, w)
+            masks = ops.expand_dims(masks, -1)
+            warped = warped * masks
+        if self.aggregation_fn == 'max':
+            return ops.max(warped, axis=1)
+        if self.aggregation_fn == 'avg':
+            if masks is None:
+                return ops.mean(warped, axis=1)
+            counts = ops.sum(masks, axis=1)                               # (B, h, w, 1)
+            return ops.where(counts > 0, ops.sum(warped, axis=1) / ops.maximum(counts, 1.0), 0.0)
+        warped = ops.transpose(warped, (0, 2, 3, 1, 4))
+        return ops.reshape(warped, (-1, height, width, parts * channels))
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape[0]
+        if self.aggregation_fn == 'none':
+            return (batch, height, width, channels * self.number_of_transforms)
+        return (batch, height, width, channels)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(number_of_transforms=self.number_of_transforms,
+                      aggregation_fn=self.aggregation_fn, init_image_size=self.init_image_size)
+        return config
+
+
+def keras_default_name(kind):
+    """No explicit name: Keras picks one (used when a builder gets no ``names`` callable)."""
+    return None
+
+
+def localization_layers(names=None):
+    """The spatial transformer's localisation net (SPEC section 5, ``stn``): Dense 72->64,
+    LeakyReLU 0.2, Dense 32, LeakyReLU 0.2, Dense 6 with zero weights and the identity bias
+    [1, 0, 0, 0, 1, 0], so that training starts from the identity transform."""
+    name = names or keras_default_name
+    identity = keras.initializers.Constant([1.0, 0.0, 0.0, 0.0, 1.0, 0.0])
+    return [keras.layers.Dense(64, name=name('dense')),
+            keras.layers.LeakyReLU(0.2, name=name('leaky_re_lu')),
+            keras.layers.Dense(32, name=name('dense')),
+            keras.layers.LeakyReLU(0.2, name=name('leaky_re_lu')),
+            keras.layers.Dense(6, kernel_initializer='zeros', bias_initializer=identity, name=name('dense'))]
+
+
+def stn_parameters(source_keypoints, target_keypoints, names=None):
+    """The learned affine parameters (B, 6) from the two keypoint arrays (B, 18, 2), flattened to
+    (B, 72) as the reference's data loader did: 36 source values (y, x per point), then 36 target."""
+    name = names or keras_default_name
+    out = keras.layers.Concatenate(axis=-1, name=name('concatenate'))(
+        [keras.layers.Flatten(name=name('flatten'))(source_keypoints),
+         keras.layers.Flatten(name=name('flatten'))(target_keypoints)])   # (B, 72)
+    for layer in localization_layers(names):
+        out = layer(out)
+    return out                                                             # (B, 6)
+
+
+def spatial_transformer_coordinates(theta, height, width):
+    """Input pixel coordinates (x, y), each (B, h*w), that the reference's spatial transformer samples
+    for every output pixel of an (h, w) map.
+
+    Output pixels form a grid linspace(-1, 1) along each axis, [xs, ys] = theta (2x3) @ [xt, yt, 1],
+    then x = (xs + 1) * w / 2 and y = (ys + 1) * h / 2 (the reference scales by w, not w - 1, so even
+    the identity stretches the map slightly: output column w-1 samples x = w, i.e. zero).
+    """
+    grid_x, grid_y = np.meshgrid(np.linspace(-1.0, 1.0, width), np.linspace(-1.0, 1.0, height))
+    grid = np.stack([grid_x.ravel(), grid_y.ravel(), np.ones(height * width)]).astype('float32')
+    source = ops.matmul(ops.reshape(theta, (-1, 2, 3)), grid)             # (B, 2, h*w)
+    x = (source[:, 0] + 1.0) * (width / 2.0)
+    y = (source[:, 1] + 1.0) * (height / 2.0)
+    return x, y
+
+
+@keras.saving.register_keras_serializable(package='pose_gan')
+class SpatialTransformer(keras.layers.Layer):
+    """Bilinear spatial-transformer sampling of a feature map by per-sample affine parameters
+    (SPEC section 5, ``stn``); called on ``[features (B, h, w, C), theta (B, 6)]``.
+
+    Sampling as in the reference (``stn.py``): the four neighbours are clipped to the map and the
+    bilinear weights computed from the clipped corners, so points outside [0, w-1) x [0, h-1) give 0.
+    Differentiable in theta (gathers, not the projective-transform kernel, which has no theta gradient).
+    """
+
+    def call(self, inputs):
+        features, theta = inputs
+        _, height, width, channels = features.shape
+        x, y = spatial_transformer_coordinates(ops.cast(theta, 'float32'), height, width)
+        x0 = ops.clip(ops.floor(x), 0, width - 1)
+        x1 = ops.clip(ops.floor(x) + 1, 0, width - 1)
+        y0 = ops.clip(ops.floor(y), 0, height - 1)
+        y1 = ops.clip(ops.floor(y) + 1, 0, height - 1)
+        flat = ops.reshape(features, (-1, height * width, channels))      # (B, h*w, C)
+
+        def weighted_corner(rows, cols, weight):
+            index = ops.cast(rows * width + cols, 'int32')                 # (B, h*w)
+            index = ops.broadcast_to(ops.expand_dims(index, -1), ops.shape(flat))
+            return ops.expand_dims(weight, -1) * ops.take_along_axis(flat, index, axis=1)  # (B, h*w, C)
+
+        out = (weighted_corner(y0, x0, (x1 - x) * (y1 - y)) + weighted_corner(y1, x0, (x1 - x) * (y - y0))
+               + weighted_corner(y0, x1, (x - x0) * (y1 - y)) + weighted_corner(y1, x1, (x - x0) * (y - y0)))
+        return ops.reshape(out, (-1, height, width, channels))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]

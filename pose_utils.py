@@ -1,0 +1,293 @@
+"""Keypoints: the annotation and pairs files, pose maps, drawings and the body mask (SPEC sections 1-2).
+
+A pose is an (18, 2) int array of (y, x) pixel positions in the order of ``LABELS``; a missing
+point is ``MISSING_VALUE`` in both coordinates.
+"""
+import csv
+import json
+import os
+
+import numpy as np
+import skimage.draw
+import skimage.morphology
+from PIL import Image
+
+LABELS = ['nose', 'neck', 'Rsho', 'Relb', 'Rwri', 'Lsho', 'Lelb', 'Lwri',
+          'Rhip', 'Rkne', 'Rank', 'Lhip', 'Lkne', 'Lank', 'Leye', 'Reye', 'Lear', 'Rear']
+MISSING_VALUE = -1
+NUMBER_OF_KEYPOINTS = len(LABELS)
+
+# OpenPose drawing pairs (0-based keypoint indices), SPEC section 2.
+LIMB_SEQ = [[1, 2], [1, 5], [2, 3], [3, 4], [5, 6], [6, 7], [1, 8], [8, 9],
+            [9, 10], [1, 11], [11, 12], [12, 13], [1, 0], [0, 14], [14, 16],
+            [0, 15], [15, 17], [2, 16], [5, 17]]
+
+# One colour per keypoint.
+COLORS = [[255, 0, 0], [255, 85, 0], [255, 170, 0], [255, 255, 0], [170, 255, 0], [85, 255, 0], [0, 255, 0],
+          [0, 255, 85], [0, 255, 170], [0, 255, 255], [0, 170, 255], [0, 85, 255], [0, 0, 255], [85, 0, 255],
+          [170, 0, 255], [255, 0, 255], [255, 0, 170], [255, 0, 85]]
+
+# Body mask limbs: the drawing pairs with (2,16), (5,17) replaced by (1,16), (1,17), plus the torso.
+MASK_LIMB_SEQ = ([pair for pair in LIMB_SEQ if pair not in ([2, 16], [5, 17])]
+                 + [[1, 16], [1, 17], [8, 11], [11, 5], [8, 2], [16, 17]])
+
+ANNOTATION_HEADER = 'name:keypoints_y:keypoints_x'
+PAIRS_HEADER = ['from', 'to']
+
+
+# ---- Keypoint strings and annotation files -------------------------------------------------
+
+def _parse_cord_list(text):
+    values = json.loads(text)
+    if not isinstance(values, list) or len(values) != NUMBER_OF_KEYPOINTS:
+        raise ValueError('expected a JSON list of %d numbers, got %r' % (NUMBER_OF_KEYPOINTS, text.strip()))
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise ValueError('non-numeric keypoint in %r' % text.strip())
+    return values
+
+
+def load_pose_cords_from_strings(y_str, x_str):
+    """The (18, 2) int (y, x) array of two JSON lists ``"[1, 2, ...]"``; ValueError if malformed."""
+    y_cords = _parse_cord_list(y_str)
+    x_cords = _parse_cord_list(x_str)
+    return np.stack([y_cords, x_cords], axis=1).astype(int)
+
+
+def pose_cords_to_strings(cords):
+    """Inverse of ``load_pose_cords_from_strings``: ``("[y0, y1, ...]", "[x0, x1, ...]")``."""
+    cords = np.asarray(cords).astype(int)
+    return json.dumps(cords[:, 0].tolist()), json.dumps(cords[:, 1].tolist())
+
+
+def load_annotations(csv_path):
+    """dict image name -> (18, 2) int array, in file order (SPEC section 1).
+
+    Every malformed row raises ValueError naming the file and its 1-based line number.
+    """
+    if not os.path.isfile(csv_path):
+        raise FileNotFoundError('annotation file not found: %s' % csv_path)
+    annotations = {}
+    with open(csv_path) as f:
+        lines = f.read().splitlines()
+    if not lines or lines[0].replace(' ', '') != ANNOTATION_HEADER:
+        raise ValueError('%s, line 1: expected the header "%s", got %r'
+                         % (csv_path, ANNOTATION_HEADER, lines[0] if lines else ''))
+    for number, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        fields = line.split(':')
+        if len(fields) != 3:
+            raise ValueError('%s, line %d: expected 3 ":"-separated columns (name, keypoints_y, keypoints_x), '
+                             'got %d' % (csv_path, number, len(fields)))
+        name = fields[0].strip()
+        if not name:
+            raise ValueError('%s, line %d: empty image name' % (csv_path, number))
+        try:
+            annotations[name] = load_pose_cords_from_strings(fields[1], fields[2])
+        except ValueError as error:
+            raise ValueError('%s, line %d (%s): %s' % (csv_path, number, name, error)) from None
+    return annotations
+
+
+def _annotation_line(name, cords):
+    y_str, x_str = pose_cords_to_strings(cords)
+    return '%s: %s: %s\n' % (name, y_str, x_str)
+
+
+def atomic_write_text(path, text):
+    """Writes ``path`` through ``path.tmp`` and a rename, so it is never seen half-written."""
+    folder = os.path.dirname(path)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    tmp = path + '.tmp'
+    with open(tmp, 'w') as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def save_annotations(csv_path, annotations, append=False):
+    """Writes ``name: [y...]: [x...]`` rows (the reference format) under the header, atomically.
+
+    With ``append=True`` the rows are added after those already in the file (a new file gets the
+    header); the file is still replaced in one rename, so a stopped writer leaves it whole.
+    """
+    text = ''
+    if append and os.path.exists(csv_path):
+        with open(csv_path) as f:
+            text = f.read()
+        if text and not text.endswith('\n'):
+            text += '\n'
+    if not text:
+        text = ANNOTATION_HEADER + '\n'
+    text += ''.join(_annotation_line(name, cords) for name, cords in annotations.items())
+    atomic_write_text(csv_path, text)
+
+
+def load_pairs(csv_path, known_names=None):
+    """list of (from_name, to_name) of a pairs CSV (header ``from,to``), in file order.
+
+    With ``known_names`` (e.g. the annotations dict), a pair naming another image is refused,
+    naming the file, the line and the image.
+    """
+    if not os.path.isfile(csv_path):
+        raise FileNotFoundError('pairs file not found: %s' % csv_path)
+    with open(csv_path, newline='') as f:
+        rows = list(csv.reader(f))
+    if not rows or [cell.strip() for cell in rows[0]] != PAIRS_HEADER:
+        raise ValueError('%s, line 1: expected the header "from,to", got %r'
+                         % (csv_path, ','.join(rows[0]) if rows else ''))
+    pairs = []
+    for number, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) != 2 or not row[0].strip() or not row[1].strip():
+            raise ValueError('%s, line %d: expected two image names "from,to", got %r'
+                             % (csv_path, number, ','.join(row)))
+        pair = (row[0].strip(), row[1].strip())
+        if known_names is not None:
+            unknown = [name for name in pair if name not in known_names]
+            if unknown:
+                raise ValueError('%s, line %d: image %s has no keypoints in the annotation file'
+                                 % (csv_path, number, unknown[0]))
+        pairs.append(pair)
+    return pairs
+
+
+def save_pairs(csv_path, pairs):
+    """Writes the pairs CSV (header ``from,to``) atomically."""
+    lines = ['from,to\n'] + ['%s,%s\n' % (fr, to) for fr, to in pairs]
+    atomic_write_text(csv_path, ''.join(lines))
+
+
+# ---- Pose representations --------------------------------------------------------------------
+
+def present_mask(cords):
+    """(18,) bool: which keypoints are present."""
+    cords = np.asarray(cords)
+    return (cords[:, 0] != MISSING_VALUE) & (cords[:, 1] != MISSING_VALUE)
+
+
+TORSO_INDICES = [LABELS.index(name) for name in ('Rhip', 'Lhip', 'Lsho', 'Rsho')]
+
+
+def has_torso(cords):
+    """True when Rhip, Lhip, Lsho and Rsho are all present (the usability check of SPEC section 3)."""
+    return bool(present_mask(cords)[TORSO_INDICES].all())
+
+
+def cords_to_map(cords, img_size, sigma=6):
+    """The ``hm`` pose representation (SPEC section 2): (H, W, 18) float32 Gaussians, zero if missing."""
+    cords = np.asarray(cords, dtype=np.float64)
+    height, width = img_size[:2]
+    present = present_mask(cords)
+    # exp(-(dy^2 + dx^2)/2s^2) separates into a row factor times a column factor.
+    rows = np.exp(-(np.arange(height)[:, None] - cords[None, :, 0]) ** 2 / (2.0 * sigma ** 2))  # (H, 18)
+    cols = np.exp(-(np.arange(width)[:, None] - cords[None, :, 1]) ** 2 / (2.0 * sigma ** 2))  # (W, 18)
+    rows = (rows * present).astype(np.float32)
+    return rows[:, None, :] * cols.astype(np.float32)[None, :, :]
+
+
+def map_to_cord(pose_map, threshold=0.1):
+    """(18, 2) int: per channel the (y, x) of the maximum when it exceeds ``threshold``, else missing."""
+    pose_map = np.asarray(pose_map)
+    height, width, channels = pose_map.shape
+    flat = pose_map.reshape(height * width, channels)
+    best = np.argmax(flat, axis=0)
+    found = flat[best, np.arange(channels)] > threshold
+    cords = np.stack([best // width, best % width], axis=1)
+    cords[~found] = MISSING_VALUE
+    return cords.astype(int)
+
+
+def draw_pose_from_cords(cords, img_size, radius=2, draw_joints=True):
+    """Coloured skeleton for people: (colors uint8 (H, W, 3), mask bool (H, W)).
+
+    Limbs are antialiased grey lines (intensity * 255), joints discs of ``radius`` in COLORS.
+    """
+    cords = np.asarray(cords).astype(int)
+    img_size = tuple(img_size[:2])
+    colors = np.zeros(img_size + (3,), dtype=np.uint8)
+    mask = np.zeros(img_size, dtype=bool)
+    present = present_mask(cords)
+    if draw_joints:
+        for fr, to in LIMB_SEQ:
+            if not (present[fr] and present[to]):
+                continue
+            yy, xx, val = skimage.draw.line_aa(cords[fr, 0], cords[fr, 1], cords[to, 0], cords[to, 1])
+            inside = (yy >= 0) & (yy < img_size[0]) & (xx >= 0) & (xx < img_size[1])
+            yy, xx, val = yy[inside], xx[inside], val[inside]
+            colors[yy, xx] = (val[:, None] * 255).astype(np.uint8)
+            mask[yy, xx] = True
+    for i in np.flatnonzero(present):
+        yy, xx = skimage.draw.disk((cords[i, 0], cords[i, 1]), radius=radius, shape=img_size)
+        colors[yy, xx] = COLORS[i]
+        mask[yy, xx] = True
+    return colors, mask
+
+
+def produce_ma_mask(cords, img_size, limb_half_width=4, joint_radius=4, closing_size=5):
+    """Body mask of the masked metrics (SPEC section 2): (H, W) bool.
+
+    Polygons of half-width 4 px along MASK_LIMB_SEQ, discs of radius 4 at present joints, then a
+    closing with a 5x5 square (dilate, then erode). Coincident limb ends draw no polygon.
+    """
+    cords = np.asarray(cords, dtype=np.float64)
+    img_size = tuple(img_size[:2])
+    mask = np.zeros(img_size, dtype=bool)
+    present = present_mask(cords)
+    for fr, to in MASK_LIMB_SEQ:
+        if not (present[fr] and present[to]):
+            continue
+        start, end = cords[fr], cords[to]
+        direction = end - start
+        length = np.linalg.norm(direction)
+        if length == 0:
+            continue
+        normal = np.array([-direction[1], direction[0]]) / length * limb_half_width
+        vertices = np.array([start + normal, start - normal, end - normal, end + normal])
+        yy, xx = skimage.draw.polygon(vertices[:, 0], vertices[:, 1], shape=img_size)
+        mask[yy, xx] = True
+    for i in np.flatnonzero(present):
+        yy, xx = skimage.draw.disk((cords[i, 0], cords[i, 1]), radius=joint_radius, shape=img_size)
+        mask[yy, xx] = True
+    # Grey-level dilation then erosion, as the reference (their border handling differs from
+    # binary_closing's).
+    footprint = np.ones((closing_size, closing_size), dtype=bool)
+    return skimage.morphology.erosion(skimage.morphology.dilation(mask, footprint), footprint)
+
+
+# ---- Pixels ------------------------------------------------------------------------------------
+
+def preprocess_image(image):
+    """uint8 pixels -> float32 network input in [-1, 1]: (pixel/255 - 0.5) * 2 (SPEC section 1)."""
+    return ((np.asarray(image, dtype=np.float32) / 255.0 - 0.5) * 2.0).astype(np.float32)
+
+
+def deprocess_image(image):
+    """Network output in [-1, 1] -> uint8: 255*(x+1)/2, clipped to [0, 255] and truncated (as the reference)."""
+    pixels = 255.0 * (np.asarray(image, dtype=np.float32) + 1.0) / 2.0
+    return np.clip(pixels, 0, 255).astype(np.uint8)
+
+
+def load_image(path):
+    """uint8 (H, W, 3) pixels of an image file; FileNotFoundError/ValueError name the file."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError('image not found: %s' % path)
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert('RGB'))
+    except (OSError, SyntaxError) as error:
+        raise ValueError('%s: not a readable image (%s)' % (path, error)) from None
+
+
+def save_image(path, image, quality=95):
+    """Writes uint8 pixels atomically (``path.tmp`` then rename); the format follows the extension."""
+    folder = os.path.dirname(path)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    tmp = path + '.tmp'
+    extension = os.path.splitext(path)[1].lower()
+    image_format = {'.jpg': 'JPEG', '.jpeg': 'JPEG', '.png': 'PNG'}.get(extension, 'PNG')
+    options = {'quality': quality} if image_format == 'JPEG' else {}
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(tmp, format=image_format, **options)
+    os.replace(tmp, path)

@@ -1,0 +1,276 @@
+"""pose_transform numpy part (SPEC section 4) against an independent computation: the reference's
+per-part loop over named keypoints with ``skimage.transform.estimate_transform`` and
+``skimage.measure.grid_points_in_poly``."""
+import warnings
+
+import numpy as np
+import pytest
+import skimage.draw
+import skimage.measure
+import skimage.transform
+
+import pose_transform as pt
+from pose_utils import LABELS
+
+H, W = 128, 64
+NO_POINT = np.array([1, 0, 1000, 0, 1, 1000, 0, 0], dtype=np.float32)
+# A standing person, (y, x), in LABELS order.
+TEMPLATE = np.array([[14, 32], [26, 32], [26, 22], [44, 19], [60, 18], [26, 42], [44, 45], [60, 46],
+                     [64, 26], [90, 26], [116, 26], [64, 38], [90, 38], [116, 38], [12, 35], [12, 29],
+                     [14, 38], [14, 26]])
+
+
+def random_skeleton(rng, missing=0.15):
+    cords = TEMPLATE + rng.normal(0, 4, TEMPLATE.shape)
+    cords = np.clip(np.round(cords), 0, [H - 1, W - 1]).astype(int)
+    drop = rng.random(18) < missing
+    drop[[2, 5, 8, 11]] = False  # keep the torso
+    cords[drop] = -1
+    return cords
+
+
+# ---- The independent reference ---------------------------------------------------------------
+
+def named(array):
+    return {name: array[i][::-1].astype(float) for i, name in enumerate(LABELS) if -1 not in array[i]}
+
+
+def st_distance(kp):
+    return np.sqrt((np.sum((kp['Rhip'] - kp['Rsho']) ** 2) + np.sum((kp['Lhip'] - kp['Lsho']) ** 2)) / 2.0)
+
+
+def polygon(fr, to, st, inc_to):
+    fr = fr + (fr - to) * 0.1
+    to = to + (to - fr) * inc_to
+    n = fr - to
+    n = np.array([-n[1], n[0]])
+    if np.linalg.norm(n) == 0:
+        return np.array([fr + 1, fr - 1, to - 1, to + 1])
+    n = n / np.linalg.norm(n)
+    return np.array([fr + st * 0.2 * n, fr - st * 0.2 * n, to - st * 0.2 * n, to + st * 0.2 * n])
+
+
+def checked(params):
+    if not np.isfinite(params).all() or abs(np.linalg.det(params[:2, :2])) <= 1e-10:
+        return NO_POINT
+    return params.reshape(9)[:8]
+
+
+def fit(src, dst):
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        estimate = skimage.transform.estimate_transform('affine', src=src, dst=dst)
+    if not estimate:  # skimage's failed estimation (e.g. coincident points)
+        return NO_POINT
+    return checked(estimate.params)
+
+
+def reference_transforms(array1, array2):
+    kp1, kp2 = named(array1), named(array2)
+    st1, st2 = st_distance(kp1), st_distance(kp2)
+    torso = ['Rhip', 'Lhip', 'Lsho', 'Rsho']
+    out = [fit(np.array([kp2[n] for n in torso]), np.array([kp1[n] for n in torso]))]
+    head = [n for n in ['nose', 'Leye', 'Reye', 'Lear', 'Rear'] if n in kp1 and n in kp2]
+    if head:
+        head += ['Lsho', 'Rsho']
+        out.append(fit(np.array([kp2[n] for n in head]), np.array([kp1[n] for n in head])))
+    else:
+        out.append(NO_POINT)
+    for fr, to, inc in [('Rhip', 'Rkne', 0.1), ('Lhip', 'Lkne', 0.1), ('Rkne', 'Rank', 0.3), ('Lkne', 'Lank', 0.3),
+                        ('Rsho', 'Relb', 0.1), ('Lsho', 'Lelb', 0.1), ('Relb', 'Rwri', 0.3), ('Lelb', 'Lwri', 0.3)]:
+        if fr not in kp2 or to not in kp2:
+            out.append(NO_POINT)
+            continue
+        poly2 = polygon(kp2[fr], kp2[to], st2, inc)
+        if fr not in kp1 or to not in kp1:
+            swap = {'R': 'L', 'L': 'R'}
+            fr, to = swap[fr[0]] + fr[1:], swap[to[0]] + to[1:]
+            if fr not in kp1 or to not in kp1:
+                out.append(NO_POINT)
+                continue
+        out.append(fit(poly2, polygon(kp1[fr], kp1[to], st1, inc)))
+    return np.array(out, dtype=np.float32)
+
+
+def reference_masks(array2, size):
+    kp2 = named(array2)
+    st2 = st_distance(kp2)
+    masks = [np.ones(size)]
+    head = [kp2[n] for n in ['Leye', 'Reye', 'Lear', 'Rear', 'nose'] if n in kp2]
+    head_mask = np.zeros(size)
+    if head:
+        centre = np.mean(head, axis=0).astype(int)
+        lo = np.maximum(centre - int(0.4 * st2), 0)
+        hi = np.minimum(centre + int(0.4 * st2), size[::-1])
+        head_mask[lo[1]:hi[1], lo[0]:hi[0]] = 1
+    masks.append(head_mask)
+    for fr, to, inc in [('Rhip', 'Rkne', 0.1), ('Lhip', 'Lkne', 0.1), ('Rkne', 'Rank', 0.5), ('Lkne', 'Lank', 0.5),
+                        ('Rsho', 'Relb', 0.1), ('Lsho', 'Lelb', 0.1), ('Relb', 'Rwri', 0.5), ('Lelb', 'Lwri', 0.5)]:
+        if fr in kp2 and to in kp2:
+            masks.append(skimage.measure.grid_points_in_poly(size, polygon(kp2[fr], kp2[to], st2, inc)[:, ::-1]))
+        else:
+            masks.append(np.zeros(size))
+    return np.array(masks, dtype=np.float32)
+
+
+# ---- Tests ---------------------------------------------------------------------------------------
+
+def test_check_valid():
+    pose = TEMPLATE.copy()
+    assert pt.check_valid(pose)
+    pose[11] = -1  # Lhip
+    assert not pt.check_valid(pose)
+    with pytest.raises(ValueError, match='torso'):
+        pt.affine_transforms(TEMPLATE, pose)
+
+
+def test_transforms_match_reference_on_random_skeletons():
+    rng = np.random.default_rng(0)
+    for _ in range(150):
+        source, target = random_skeleton(rng), random_skeleton(rng)
+        ours = pt.affine_transforms(source, target)
+        assert ours.shape == (10, 8) and ours.dtype == np.float32
+        np.testing.assert_allclose(ours, reference_transforms(source, target), rtol=1e-5, atol=1e-4)
+
+
+def test_identity_pose_gives_identity_transforms():
+    transforms = pt.affine_transforms(TEMPLATE, TEMPLATE)
+    np.testing.assert_allclose(transforms, np.tile([1, 0, 0, 0, 1, 0, 0, 0], (10, 1)), atol=1e-4)
+
+
+def test_transform_maps_target_points_to_source_points():
+    # A pure translation of the whole pose: every part transform is that translation, target -> source.
+    source = TEMPLATE.copy()
+    target = TEMPLATE + [5, -3]  # (dy, dx)
+    transforms = pt.affine_transforms(source, target)
+    np.testing.assert_allclose(transforms[:, 2], 3, atol=1e-4)   # x_src = x_tgt + 3
+    np.testing.assert_allclose(transforms[:, 5], -5, atol=1e-4)  # y_src = y_tgt - 5
+
+
+def test_missing_parts_mirror_fallback_and_no_head():
+    source, target = TEMPLATE.copy(), TEMPLATE.copy()
+    source[[0, 14, 15, 16, 17]] = -1  # no head point in the source
+    source[10] = -1                   # Rank missing in the source only: mirrored to Lkne-Lank
+    source[[6, 7]] = target[[3, 4]] = -1  # Lelb/Lwri missing in source; Relb/Rwri missing in target
+    ours = pt.affine_transforms(source, target)
+    np.testing.assert_allclose(ours, reference_transforms(source, target), rtol=1e-5, atol=1e-4)
+    np.testing.assert_array_equal(ours[1], NO_POINT)        # head
+    np.testing.assert_array_equal(ours[6], NO_POINT)        # Rsho-Relb missing in the target
+    np.testing.assert_array_equal(ours[8], NO_POINT)        # Relb-Rwri missing in the target
+    assert not np.allclose(ours[4], NO_POINT)                # Rkne-Rank fitted on the mirrored Lkne-Lank
+    assert not np.allclose(ours[7], NO_POINT)                # Lsho-Lelb fitted on the mirrored Rsho-Relb
+    assert not np.allclose(ours[9], NO_POINT)                # Lelb-Lwri fitted on the mirrored Relb-Rwri
+    source[3] = -1                                           # now neither Lelb-Lwri nor Relb-Rwri in the source
+    np.testing.assert_array_equal(pt.affine_transforms(source, target)[9], NO_POINT)
+    np.testing.assert_allclose(pt.affine_transforms(source, target), reference_transforms(source, target),
+                               rtol=1e-5, atol=1e-4)
+
+
+def test_singular_fit_becomes_no_point():
+    source = TEMPLATE.copy()
+    target = TEMPLATE.copy()
+    target[[2, 5, 8, 11]] = [[30, 20], [30, 20], [60, 20], [60, 20]]  # a degenerate (collinear) torso
+    target[9] = target[8]  # a zero-length limb: the +-1 polygon, collinear
+    ours = pt.affine_transforms(source, target)
+    np.testing.assert_array_equal(ours[0], NO_POINT)
+    np.testing.assert_allclose(ours, reference_transforms(source, target), rtol=1e-5, atol=1e-4)
+
+
+def test_uniform_transform_matches_skimage():
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        source, target = random_skeleton(rng, missing=0.4), random_skeleton(rng, missing=0.4)
+        names = [8, 11, 5, 2] + [i for i in (9, 12) if -1 not in source[i] and -1 not in target[i]]
+        expected = fit(target[names][:, ::-1].astype(float), source[names][:, ::-1].astype(float))
+        ours = pt.estimate_uniform_transform(source, target)
+        assert ours.shape == (1, 8)
+        np.testing.assert_allclose(ours[0], expected, rtol=1e-5, atol=1e-4)
+
+
+def test_masks_match_reference():
+    rng = np.random.default_rng(4)
+    for _ in range(60):
+        target = random_skeleton(rng, missing=0.3)
+        masks = pt.pose_masks(target, (H, W))
+        assert masks.shape == (10, H, W) and masks.dtype == np.float32
+        np.testing.assert_array_equal(masks, reference_masks(target, (H, W)))
+
+
+def test_head_mask_hand_case():
+    target = TEMPLATE.copy()
+    target[[14, 15, 16, 17]] = -1
+    target[0] = [10, 30]  # nose only
+    st = np.sqrt(((64 - 26) ** 2 + 4 ** 2 + (64 - 26) ** 2 + 4 ** 2) / 2.0)
+    border = int(0.4 * st)  # 15
+    masks = pt.pose_masks(target, (H, W))
+    expected = np.zeros((H, W))
+    expected[0:10 + border, 30 - border:30 + border] = 1
+    np.testing.assert_array_equal(masks[1], expected)
+    target[0] = -1
+    assert pt.pose_masks(target, (H, W))[1].sum() == 0
+    assert pt.pose_masks(target, (H, W))[0].all()
+
+
+def test_fill_polygon_matches_skimage_rasterisation():
+    rng = np.random.default_rng(5)
+    for trial in range(300):
+        # Limb-like rectangles (convex, any orientation), some with integer or half-integer corners so
+        # that pixels fall exactly on edges and vertices.
+        fr, to = rng.uniform(-4, 36, (2, 2))
+        vertices = pt.limb_polygon(fr, to, rng.uniform(0, 30), rng.choice([0.1, 0.5]))
+        if trial % 3 == 0:
+            vertices = np.round(vertices)
+        elif trial % 3 == 1:
+            vertices = np.round(vertices * 2) / 2
+        ours = pt.fill_polygon(vertices, (32, 24))
+        drawn = np.zeros((32, 24), dtype=bool)
+        rr, cc = skimage.draw.polygon(vertices[:, 1], vertices[:, 0], shape=(32, 24))
+        drawn[rr, cc] = True
+        np.testing.assert_array_equal(ours, drawn)
+        np.testing.assert_array_equal(ours, skimage.measure.grid_points_in_poly((32, 24), vertices[:, ::-1]))
+        # Any quadrilateral, self-intersecting ones included: the same pixels as grid_points_in_poly.
+        quad = np.round(rng.uniform(-4, 36, (4, 2)) * 2) / 2
+        np.testing.assert_array_equal(pt.fill_polygon(quad, (32, 24)),
+                                      skimage.measure.grid_points_in_poly((32, 24), quad[:, ::-1]))
+    several = np.stack([pt.limb_polygon([5, 5], [20, 30], 10, 0.1), pt.limb_polygon([1, 1], [1, 1], 10, 0.1)])
+    batch = pt.fill_polygons(several, (32, 24))
+    assert (batch[0] == pt.fill_polygon(several[0], (32, 24))).all()
+    # A zero-length limb: the +-1 polygon is a diagonal segment; skimage marks the points on it.
+    np.testing.assert_array_equal(batch[1], skimage.measure.grid_points_in_poly((32, 24), several[1][:, ::-1]))
+    assert batch[1].sum() >= 2
+
+
+def reference_stickman(array, size):
+    kp = named(array)
+    thickness = int(3 * size[1] / 128.0)
+    imgs = np.zeros((3,) + size, dtype=np.float32)
+
+    def line(a, b):
+        n = a - b
+        n = thickness * np.array([-n[1], n[0]]) / np.linalg.norm(n)
+        v = np.array([a + n, a - n, b - n, b + n])
+        return skimage.draw.polygon(v[:, 1], v[:, 0], shape=size)
+
+    body = np.int_([kp[n] for n in ['Lhip', 'Lsho', 'Rsho', 'Rhip']])
+    rr, cc = skimage.draw.polygon(body[:, 1], body[:, 0], shape=size)
+    imgs[2][rr, cc] = 1
+    for channel, side in ((0, 'R'), (1, 'L')):
+        for a, b in [('ank', 'kne'), ('kne', 'hip'), ('hip', 'sho'), ('sho', 'elb'), ('elb', 'wri')]:
+            if side + a in kp and side + b in kp:
+                imgs[channel][line(kp[side + a], kp[side + b])] = 1
+    if 'nose' in kp:
+        imgs[0:2][(slice(None),) + line(0.5 * (kp['Rsho'] + kp['Lsho']), kp['nose'])] = 0.5
+        if 'Reye' in kp and 'Leye' in kp:
+            imgs[0][line(kp['nose'], kp['Reye'])] = 0.5
+            imgs[1][line(kp['nose'], kp['Leye'])] = 0.5
+    return np.moveaxis(imgs, 0, -1)
+
+
+def test_stickman_matches_reference_drawing():
+    rng = np.random.default_rng(6)
+    for _ in range(20):
+        pose = random_skeleton(rng, missing=0.2)
+        ours = pt.make_stickman(pose, (H, W))
+        assert ours.shape == (H, W, 3) and ours.dtype == np.float32
+        np.testing.assert_array_equal(ours, reference_stickman(pose, (H, W)))
+    assert set(np.unique(pt.make_stickman(TEMPLATE, (H, W)))) == {0.0, 0.5, 1.0}
