@@ -1,0 +1,458 @@
+"""Generator and discriminator of the Deformable GAN (SPEC section 5), built layer by layer in the
+reference's creation order so that its Keras 2 weight files map onto them (see ``checkpoints``).
+
+Every layer is named the way Keras 2 named it inside one model (``conv2d_1``, ``conv2d_transpose_1``,
+``instance_normalization_1``, ``dense_1``, ...), counting per model.
+
+Market (128x64, ``mask``) generator, width_factor 1, shapes per sample::
+
+    appearance encoder  concat(source_image, source_pose)  (128, 64, 21)
+    pose encoder        concat(target_pose[, background])  (128, 64, 18)
+      level 0  Conv 3x3 same          (128, 64,  64)  <- skip, warped
+      level 1  down-block, norm       ( 64, 32, 128)  <- skip, warped
+      level 2  down-block, norm       ( 32, 16, 256)  <- skip, warped
+      level 3  down-block, norm       ( 16,  8, 512)  <- skip, warped
+      level 4  down-block, norm       (  8,  4, 512)  <- skip
+      level 5  down-block, no norm    (  4,  2, 512)  <- skip
+    skips: concat(warped appearance, pose) at levels 0-3, concat(appearance, pose) deeper
+    decoder  up-block 512 + dropout      ( 8,  4, 512)
+             concat, up 512 + dropout    (16,  8, 512)
+             concat, up 512 + dropout    (32, 16, 512)
+             concat, up 256              (64, 32, 256)
+             concat, up 128              (128, 64, 128)
+             concat, ReLU, Conv 3x3 -> 3, tanh  (128, 64, 3)
+
+256x256 images get one more level (512 filters) in the encoder and the decoder.
+"""
+import collections
+import os
+import re
+
+import h5py
+import keras
+from keras import ops
+
+import pose_transform
+
+ENCODER_FILTERS = {6: (64, 128, 256, 512, 512, 512), 7: (64, 128, 256, 512, 512, 512, 512)}
+DECODER_FILTERS = {6: (512, 512, 512, 256, 128, 3), 7: (512, 512, 512, 512, 256, 128, 3)}
+WARPED_LEVELS = 4
+NUMBER_OF_PARTS = 10
+WARP_SKIPS = ('none', 'full', 'mask', 'stn')
+DISC_TYPES = ('call', 'sim', 'warp')
+POSE_CHANNELS = {'hm': 18, 'stickman': 3}
+
+
+class KerasTwoNames:
+    """Layer names as Keras 2 gave them inside one model: ``<class>_<n>``, n counting from 1 per class."""
+
+    def __init__(self):
+        self.counts = collections.Counter()
+
+    def __call__(self, kind):
+        self.counts[kind] += 1
+        return f'{kind}_{self.counts[kind]}'
+
+
+@keras.saving.register_keras_serializable(package='pose_gan')
+class InstanceNormalization(keras.layers.Layer):
+    """keras-contrib ``InstanceNormalization()`` with its default axis=None (SPEC section 5): per sample,
+    mean and (biased) standard deviation over height, width and channels together;
+    out = (x - mean) / (std + epsilon) * gamma + beta, gamma and beta single scalars."""
+
+    def __init__(self, epsilon=1e-3, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+
+    def build(self, input_shape):
+        self.gamma = self.add_weight(shape=(1,), initializer='ones', name='gamma')
+        self.beta = self.add_weight(shape=(1,), initializer='zeros', name='beta')
+
+    def call(self, x):
+        axes = tuple(range(1, len(x.shape)))
+        mean = ops.mean(x, axis=axes, keepdims=True)
+        std = ops.sqrt(ops.mean(ops.square(x - mean), axis=axes, keepdims=True))
+        return (x - mean) / (std + self.epsilon) * self.gamma + self.beta
+
+    def get_config(self):
+        return {**super().get_config(), 'epsilon': self.epsilon}
+
+
+def scaled(filters, width_factor):
+    """A filter count times the width factor, at least 1."""
+    return max(1, int(round(filters * width_factor)))
+
+
+def block(x, n, down=True, norm=True, dropout=False, leaky=True, names=None):
+    """(Leaky)ReLU, then a 4x4 stride-2 convolution (down: zero-pad 1; up: transposed 'valid', crop 1),
+    then instance norm, then Dropout(0.5). (B, h, w, c) -> (B, h/2, w/2, n) down, (B, 2h, 2w, n) up."""
+    name = names or pose_transform.keras_default_name
+    if leaky:
+        x = keras.layers.LeakyReLU(0.2, name=name('leaky_re_lu'))(x)
+    else:
+        x = keras.layers.Activation('relu', name=name('activation'))(x)
+    if down:
+        x = keras.layers.ZeroPadding2D(1, name=name('zero_padding2d'))(x)         # (h+2, w+2, c)
+        x = keras.layers.Conv2D(n, 4, strides=2, use_bias=False, name=name('conv2d'))(x)
+    else:
+        x = keras.layers.Conv2DTranspose(n, 4, strides=2, use_bias=False,
+                                         name=name('conv2d_transpose'))(x)         # (2h+2, 2w+2, n)
+        x = keras.layers.Cropping2D(1, name=name('cropping2d'))(x)                 # (2h, 2w, n)
+    if norm:
+        x = InstanceNormalization(name=name('instance_normalization'))(x)
+    if dropout:
+        x = keras.layers.Dropout(0.5, name=name('dropout'))(x)
+    return x
+
+
+def concatenate(tensors, names):
+    if len(tensors) == 1:
+        return tensors[0]
+    return keras.layers.Concatenate(axis=-1, name=names('concatenate'))(tensors)
+
+
+def encoder(inputs, filters, names):
+    """Encoder over concat(inputs): level 0 Conv 3x3 'same' with bias, then down-blocks with norm, the
+    last without. Returns every level's output (shallowest first); level i is (H/2^i, W/2^i, filters[i])."""
+    x = concatenate(inputs, names)
+    skips = []
+    for level, n in enumerate(filters):
+        if level == 0:
+            x = keras.layers.Conv2D(n, 3, padding='same', name=names('conv2d'))(x)
+        else:
+            x = block(x, n, norm=level != len(filters) - 1, names=names)
+        skips.append(x)
+    return skips
+
+
+def decoder(skips, filters, names):
+    """Decoder over the skips, deepest first: up-block with dropout on the deepest; concat + up-block
+    with dropout (steps 1, 2); concat + up-block (later steps); last: concat, ReLU, Conv 3x3 -> tanh.
+    Every up-block has instance norm and plain ReLU. Returns (B, H, W, filters[-1])."""
+    x = None
+    for step, (skip, n) in enumerate(zip(skips, filters)):
+        if step == 0:
+            x = block(skip, n, down=False, leaky=False, dropout=True, names=names)
+        elif step == len(filters) - 1:
+            x = concatenate([x, skip], names)
+            x = keras.layers.Activation('relu', name=names('activation'))(x)
+            x = keras.layers.Conv2D(n, 3, padding='same', name=names('conv2d'))(x)
+        else:
+            x = concatenate([x, skip], names)
+            x = block(x, n, down=False, leaky=False, dropout=step < 3, names=names)
+    return keras.layers.Activation('tanh', name=names('activation'))(x)
+
+
+def number_of_levels(image_size):
+    """6 encoder levels when max(H, W) is 128, else 7; each side must halve down to the last level."""
+    levels = 6 if max(image_size) == 128 else 7
+    factor = 2 ** (levels - 1)
+    if image_size[0] % factor or image_size[1] % factor:
+        raise ValueError(f'image_size {tuple(image_size)}: with {levels} encoder levels both sides must be '
+                         f'multiples of {factor}')
+    return levels
+
+
+def check_flags(warp_skip, disc_type, warp_agg, pose_rep_type):
+    for flag, value, allowed in [('warp_skip', warp_skip, WARP_SKIPS), ('disc_type', disc_type, DISC_TYPES),
+                                 ('warp_agg', warp_agg, ('max', 'avg')),
+                                 ('pose_rep_type', pose_rep_type, tuple(POSE_CHANNELS))]:
+        if value not in allowed:
+            raise ValueError(f'--{flag} must be one of {allowed}, got {value!r}')
+
+
+def make_inputs(image_size, use_input_pose, warp_skip, use_bg, pose_rep_type, with_image=False):
+    """The model's keras.Input tensors keyed by the shared input names (TEAM.md), P = 18 (hm) or 3:
+
+        source_image (H, W, 3)                 always
+        source_pose (H, W, P)                  use_input_pose
+        image (H, W, 3)                        discriminator only (real or generated target)
+        target_pose (H, W, P)                  always
+        background (H, W, 3)                   use_bg
+        transforms (10, 8), masks (10, H, W)   warp_skip mask  (discriminator: only disc_type warp)
+        transforms (1, 8)                      warp_skip full  (idem)
+        source_keypoints, target_keypoints (18, 2) (y, x), -1 missing   warp_skip stn  (idem)
+    """
+    height, width = image_size
+    pose_channels = POSE_CHANNELS[pose_rep_type]
+    shapes = {'source_image': (height, width, 3)}
+    if use_input_pose:
+        shapes['source_pose'] = (height, width, pose_channels)
+    if with_image:
+        shapes['image'] = (height, width, 3)
+    shapes['target_pose'] = (height, width, pose_channels)
+    if use_bg:
+        shapes['background'] = (height, width, 3)
+    if warp_skip == 'mask':
+        shapes['transforms'] = (NUMBER_OF_PARTS, 8)
+        shapes['masks'] = (NUMBER_OF_PARTS, height, width)
+    elif warp_skip == 'full':
+        shapes['transforms'] = (1, 8)
+    elif warp_skip == 'stn':
+        shapes['source_keypoints'] = (18, 2)
+        shapes['target_keypoints'] = (18, 2)
+    return {key: keras.Input(shape, name=key) for key, shape in shapes.items()}
+
+
+def warp_parameters(inputs, warp_skip, names):
+    """What the warp of ``warp_skip`` needs besides the features: [transforms(, masks)] or the learned
+    stn parameters (B, 6), computed once and shared by every level as the reference's one locnet."""
+    if warp_skip == 'stn':
+        return [pose_transform.stn_parameters(inputs['source_keypoints'], inputs['target_keypoints'], names)]
+    if warp_skip == 'mask':
+        return [inputs['transforms'], inputs['masks']]
+    return [inputs['transforms']]
+
+
+def deformable_skip(features, warp, warp_skip, warp_agg, image_size, names):
+    """The paper's deformable skip connection (SPEC section 5): the appearance features (B, h, w, C)
+    warped by the 10 masked part transforms (``mask``), one global transform (``full``) or the learned
+    spatial transformer (``stn``); same shape out."""
+    if warp_skip == 'stn':
+        return pose_transform.SpatialTransformer(name=names('spatial_transformer'))([features] + warp)
+    parts = NUMBER_OF_PARTS if warp_skip == 'mask' else 1
+    return pose_transform.AffineTransformLayer(parts, warp_agg, image_size,
+                                               name=names('affine_transform_layer'))([features] + warp)
+
+
+def make_generator(image_size, use_input_pose, warp_skip, disc_type, warp_agg, use_bg, pose_rep_type,
+                   width_factor=1.0):
+    """The generator (SPEC section 5; module docstring for the shapes): dict inputs (``make_inputs``),
+    output (B, H, W, 3) in [-1, 1]. ``disc_type`` does not change the generator (kept so that both
+    builders take the same arguments). ``width_factor`` scales every filter count but the 3 outputs."""
+    check_flags(warp_skip, disc_type, warp_agg, pose_rep_type)
+    image_size = tuple(image_size)
+    levels = number_of_levels(image_size)
+    encoder_filters = [scaled(n, width_factor) for n in ENCODER_FILTERS[levels]]
+    decoder_filters = [scaled(n, width_factor) for n in DECODER_FILTERS[levels][:-1]] + [3]
+    names = KerasTwoNames()
+    inputs = make_inputs(image_size, use_input_pose, warp_skip, use_bg, pose_rep_type)
+    source_pose = [inputs['source_pose']] if use_input_pose else []
+    background = [inputs['background']] if use_bg else []
+
+    if warp_skip == 'none':
+        skips = encoder([inputs['source_image']] + source_pose + [inputs['target_pose']] + background,
+                        encoder_filters, names)
+    else:
+        appearance = encoder([inputs['source_image']] + source_pose, encoder_filters, names)
+        pose = encoder([inputs['target_pose']] + background, encoder_filters, names)
+        warp = warp_parameters(inputs, warp_skip, names)
+        skips = []
+        for level, (app, pos) in enumerate(zip(appearance, pose)):
+            if level < WARPED_LEVELS:
+                app = deformable_skip(app, warp, warp_skip, warp_agg, image_size, names)
+            skips.append(concatenate([app, pos], names))
+    output = decoder(skips[::-1], decoder_filters, names)
+    return keras.Model(inputs=inputs, outputs=output, name='generator')
+
+
+def patch_head(x, width_factor, names):
+    """Down-blocks 128, 256, 512 with norm, then a 1-filter down-block without norm, sigmoid, flatten:
+    (B, h, w, c) -> (B, h/16 * w/16) probabilities (the ``call`` and ``warp`` discriminators' body)."""
+    for n in (128, 256, 512):
+        x = block(x, scaled(n, width_factor), names=names)
+    x = block(x, 1, norm=False, names=names)
+    x = keras.layers.Activation('sigmoid', name=names('activation'))(x)
+    return keras.layers.Flatten(name=names('flatten'))(x)
+
+
+def first_conv(x, width_factor, names):
+    """Conv 4x4 stride 2 'valid' with bias, 64 filters: (B, H, W, c) -> (B, (H-2)/2, (W-2)/2, 64)."""
+    return keras.layers.Conv2D(scaled(64, width_factor), 4, strides=2, name=names('conv2d'))(x)
+
+
+def make_discriminator(image_size, use_input_pose, warp_skip, disc_type, warp_agg, use_bg, pose_rep_type,
+                       width_factor=1.0):
+    """The discriminator (SPEC section 5): dict inputs (``make_inputs`` with 'image'), output (B, N)
+    probabilities.
+
+    ``call``: concat(source_image[, source_pose], image, target_pose[, background]) (H, W, 42 for hm)
+      -> Conv 4x4/2 valid 64 (63, 31) -> down 128 (31, 15) -> 256 (15, 7) -> 512 (7, 3) -> down 1 (3, 1)
+      -> sigmoid -> flatten (B, 3) for 128x64.
+    ``sim``: a shared trunk (Conv 64, down 128, 256, 512) over concat(image, target_pose[, background])
+      and over concat(source_image, source_pose[, background]) (a zero pose when use_input_pose is 0,
+      where the reference fails), concat, LeakyReLU, flatten, Dense 1, sigmoid -> (B, 1).
+    ``warp``: the source branch's first conv output (63, 31, 64) is warped like the generator's skips
+      (needs warp_skip mask, full or stn), concatenated with the candidate branch's first conv output,
+      then the ``call`` body.
+    The reference allowed ``use_bg`` only with ``call``; here the background joins the candidate branch.
+    """
+    check_flags(warp_skip, disc_type, warp_agg, pose_rep_type)
+    if disc_type == 'warp' and warp_skip == 'none':
+        raise ValueError('--disc_type warp needs --warp_skip mask, full or stn (there is nothing to warp by '
+                         'with --warp_skip none)')
+    image_size = tuple(image_size)
+    names = KerasTwoNames()
+    inputs = make_inputs(image_size, use_input_pose, warp_skip if disc_type == 'warp' else 'none', use_bg,
+                         pose_rep_type, with_image=True)
+    source_pose = [inputs['source_pose']] if use_input_pose else []
+    background = [inputs['background']] if use_bg else []
+
+    if disc_type == 'call':
+        x = concatenate([inputs['source_image']] + source_pose + [inputs['image'], inputs['target_pose']]
+                        + background, names)
+        output = patch_head(first_conv(x, width_factor, names), width_factor, names)
+    elif disc_type == 'sim':
+        trunk = [keras.layers.Conv2D(scaled(64, width_factor), 4, strides=2, name=names('conv2d'))]
+        for n in (128, 256, 512):
+            trunk += [keras.layers.LeakyReLU(0.2, name=names('leaky_re_lu')),
+                      keras.layers.ZeroPadding2D(1, name=names('zero_padding2d')),
+                      keras.layers.Conv2D(scaled(n, width_factor), 4, strides=2, use_bias=False,
+                                          name=names('conv2d')),
+                      InstanceNormalization(name=names('instance_normalization'))]
+
+        def features(x):
+            for layer in trunk:
+                x = layer(x)
+            return x                                                               # (7, 3, 512)
+
+        if not use_input_pose:
+            source_pose = [keras.layers.Lambda(ops.zeros_like, name=names('zero_pose'))(inputs['target_pose'])]
+        candidate = features(concatenate([inputs['image'], inputs['target_pose']] + background, names))
+        source = features(concatenate([inputs['source_image']] + source_pose + background, names))
+        x = concatenate([candidate, source], names)                                # (7, 3, 1024)
+        x = keras.layers.LeakyReLU(0.2, name=names('leaky_re_lu'))(x)
+        x = keras.layers.Flatten(name=names('flatten'))(x)
+        x = keras.layers.Dense(1, name=names('dense'))(x)
+        output = keras.layers.Activation('sigmoid', name=names('activation'))(x)  # (B, 1)
+    else:
+        source = first_conv(concatenate([inputs['source_image']] + source_pose, names), width_factor, names)
+        warp = warp_parameters(inputs, warp_skip, names)
+        source = deformable_skip(source, warp, warp_skip, warp_agg, image_size, names)
+        candidate = first_conv(concatenate([inputs['image'], inputs['target_pose']] + background, names),
+                               width_factor, names)
+        x = concatenate([candidate, source], names)
+        output = patch_head(x, width_factor, names)
+    return keras.Model(inputs=inputs, outputs=output, name='discriminator')
+
+
+# ---- checkpoints: this project's Keras 3 files and the reference's Keras 2 files ----
+
+KERAS3_SUFFIX = '.weights.h5'
+LAYER_NAME = re.compile(r'^(?P<kind>[a-z][a-z0-9_]*?)_(?P<index>\d+)$')
+
+
+def save_weights(model, path):
+    """Write the model's weights to ``path`` (Keras 3 ``.weights.h5``), atomically: Keras insists on
+    the suffix, so the temporary file is ``<name>.tmp.weights.h5`` in the same folder, then renamed."""
+    path = os.fspath(path)
+    if not path.endswith(KERAS3_SUFFIX):
+        raise ValueError(f'{path}: weight files must end with {KERAS3_SUFFIX}')
+    tmp_path = path[:-len(KERAS3_SUFFIX)] + '.tmp' + KERAS3_SUFFIX
+    try:
+        model.save_weights(tmp_path)
+        os.replace(tmp_path, path)
+    finally:
+        if os.path.exists(tmp_path):
+            os.remove(tmp_path)
+
+
+def load_weights(model, path):
+    """Load ``path`` into the model: a file written by ``save_weights`` or one of the reference's Keras 2
+    ``.h5`` files (full model or weights only). A file of another architecture is refused with a
+    ValueError naming the first layer that differs; nothing is assigned then."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f'{path}: no such weight file')
+    with h5py.File(path, 'r') as f:
+        keras2 = 'model_weights' in f or 'layer_names' in f.attrs
+        if keras2:
+            assign_keras2_weights(model, read_keras2_weights(f), path)
+            return
+        check_keras3_layout(model, f, path)
+    if not path.endswith(KERAS3_SUFFIX):
+        raise ValueError(f'{path}: a Keras 3 weight file must end with {KERAS3_SUFFIX}')
+    model.load_weights(path)
+
+
+def read_keras2_weights(f):
+    """{layer name: {weight name: array}} from a Keras 2 file. Keras 2 keeps each layer's weights in a
+    group named after the layer (under ``model_weights`` in full-model files) as
+    ``<layer>/<layer>/kernel:0``; nested models and layers holding sublayers (the reference's spatial
+    transformer) keep ``<outer>/<layer>/kernel:0``. The owner is the dataset's parent group; the ``:0``
+    suffix is optional."""
+    root = f['model_weights'] if 'model_weights' in f else f
+    layers = collections.defaultdict(dict)
+
+    def visit(name, item):
+        if isinstance(item, h5py.Dataset):
+            parts = name.split('/')
+            owner = parts[-2] if len(parts) > 1 else parts[0]
+            layers[owner][parts[-1].split(':')[0]] = item[()]
+
+    root.visititems(visit)
+    return layers
+
+
+def by_kind(names, path):
+    """{kind: [names sorted by their Keras 2 counter]} for names like ``conv2d_transpose_3``."""
+    kinds = collections.defaultdict(list)
+    for name in names:
+        match = LAYER_NAME.match(name)
+        if match is None:
+            raise ValueError(f'{path}: layer {name!r} is not named <class>_<n> as Keras 2 named layers')
+        kinds[match['kind']].append((int(match['index']), name))
+    return {kind: [name for _, name in sorted(items)] for kind, items in kinds.items()}
+
+
+def assign_keras2_weights(model, file_layers, path):
+    """Map the file's layers onto the model's by class and creation order (the n of ``<class>_<n>``,
+    so a file whose counters start later, e.g. a discriminator saved after a generator, still maps),
+    check every weight's name and shape, then assign."""
+    model_layers = {layer.name: layer for layer in model.layers if layer.weights}
+    file_kinds = by_kind(file_layers, path)
+    model_kinds = by_kind(model_layers, path)
+    for kind in sorted(set(file_kinds) | set(model_kinds)):
+        in_file, in_model = file_kinds.get(kind, []), model_kinds.get(kind, [])
+        if len(in_file) != len(in_model):
+            first = min(len(in_file), len(in_model))
+            extra = (f'file layer {in_file[first]!r} has no counterpart in the model' if len(in_file) > first
+                     else f'model layer {in_model[first]!r} has no counterpart in the file')
+            raise ValueError(f'{path}: another architecture: {len(in_file)} {kind} layers in the file, '
+                             f'{len(in_model)} in the model; {extra}')
+    assignments = []
+    for kind, in_model in model_kinds.items():
+        for file_name, model_name in zip(file_kinds[kind], in_model):
+            stored = file_layers[file_name]
+            for variable in model_layers[model_name].weights:
+                short = variable.name.split('/')[-1].split(':')[0]
+                if short not in stored:
+                    raise ValueError(f'{path}: another architecture: layer {file_name!r} (model layer '
+                                     f'{model_name!r}) has no {short!r}; it holds {sorted(stored)}')
+                if tuple(stored[short].shape) != tuple(variable.shape):
+                    raise ValueError(f'{path}: another architecture: layer {file_name!r} (model layer '
+                                     f'{model_name!r}) {short} has shape {tuple(stored[short].shape)}, the '
+                                     f'model expects {tuple(variable.shape)}')
+                assignments.append((variable, stored[short]))
+            if len(stored) != len(model_layers[model_name].weights):
+                raise ValueError(f'{path}: another architecture: layer {file_name!r} holds {sorted(stored)}, '
+                                 f'model layer {model_name!r} {[v.name for v in model_layers[model_name].weights]}')
+    for variable, value in assignments:
+        variable.assign(value)
+
+
+def keras3_layer_paths(model):
+    """{path Keras 3 saving uses for a layer ('layers/conv2d_3'): the layer's own name}. Keras 3 does
+    not store layer names: it numbers layers per class in ``model.layers`` order."""
+    used = collections.Counter()
+    paths = {}
+    for layer in model.layers:
+        kind = keras.src.utils.naming.to_snake_case(layer.__class__.__name__)
+        paths[f'layers/{kind}' + (f'_{used[kind]}' if used[kind] else '')] = layer
+        used[kind] += 1
+    return paths
+
+
+def check_keras3_layout(model, f, path):
+    """Compare the file's weight shapes with the model's, layer by layer, before Keras loads them."""
+    layer_paths = keras3_layer_paths(model)
+    unknown = sorted(f'layers/{name}' for name in f.get('layers', {}) if f'layers/{name}' not in layer_paths)
+    if unknown:
+        raise ValueError(f'{path}: another architecture: the file has layers the model lacks: {unknown[:5]}')
+    for keras_path, layer in layer_paths.items():
+        stored = f.get(f'{keras_path}/vars')
+        stored_shapes = [tuple(stored[str(i)].shape) for i in range(len(stored))] if stored is not None else []
+        model_shapes = [tuple(v.shape) for v in layer.weights]
+        if stored_shapes != model_shapes:
+            raise ValueError(f'{path}: another architecture: layer {layer.name!r} has weights of shapes '
+                             f'{model_shapes}, the file {stored_shapes} (at {keras_path})')

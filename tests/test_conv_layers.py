@@ -1,0 +1,229 @@
+"""Networks of conv_layers: instance norm against numpy, block shapes, parameter counts of SPEC
+section 5, every flag combination building and running (narrow networks), gradients, dropout flag."""
+import functools
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import conv_layers
+
+WIDTH = 1 / 16
+
+# (image_size, use_input_pose, warp_skip, warp_agg, use_bg, pose_rep_type): every warp_skip with both
+# pose representations, both aggregations, with and without input pose and background, and every depth.
+GENERATOR_CASES = [
+    ((128, 64), 1, 'mask', 'max', 0, 'hm'),
+    ((128, 64), 0, 'mask', 'avg', 1, 'stickman'),
+    ((128, 64), 1, 'full', 'max', 1, 'hm'),
+    ((128, 64), 1, 'full', 'avg', 0, 'stickman'),
+    ((128, 64), 1, 'stn', 'max', 0, 'hm'),
+    ((128, 64), 0, 'stn', 'max', 1, 'stickman'),
+    ((128, 64), 1, 'none', 'max', 0, 'hm'),
+    ((128, 64), 0, 'none', 'max', 1, 'stickman'),
+    ((128, 128), 1, 'mask', 'max', 0, 'hm'),
+    ((64, 64), 1, 'mask', 'avg', 0, 'hm'),
+    ((256, 256), 1, 'stn', 'max', 1, 'stickman'),
+]
+# (image_size, use_input_pose, warp_skip, disc_type, warp_agg, use_bg, pose_rep_type)
+DISCRIMINATOR_CASES = [
+    ((128, 64), 1, 'mask', 'call', 'max', 0, 'hm'),
+    ((128, 64), 0, 'none', 'call', 'max', 1, 'stickman'),
+    ((128, 128), 1, 'stn', 'call', 'max', 0, 'stickman'),
+    ((256, 256), 1, 'mask', 'call', 'max', 0, 'hm'),
+    ((128, 64), 1, 'mask', 'sim', 'max', 0, 'hm'),
+    ((128, 64), 0, 'full', 'sim', 'max', 1, 'stickman'),
+    ((128, 64), 1, 'mask', 'warp', 'max', 0, 'hm'),
+    ((128, 64), 0, 'mask', 'warp', 'avg', 1, 'stickman'),
+    ((128, 64), 1, 'full', 'warp', 'avg', 0, 'hm'),
+    ((64, 64), 1, 'stn', 'warp', 'max', 0, 'hm'),
+]
+
+
+@functools.lru_cache(maxsize=None)
+def generator(case):
+    image_size, use_input_pose, warp_skip, warp_agg, use_bg, pose_rep_type = case
+    return conv_layers.make_generator(image_size, use_input_pose, warp_skip, 'call', warp_agg, use_bg,
+                                      pose_rep_type, width_factor=WIDTH)
+
+
+@functools.lru_cache(maxsize=None)
+def discriminator(case):
+    return conv_layers.make_discriminator(*case, width_factor=WIDTH)
+
+
+def random_batch(model, batch_size=2, seed=0):
+    """Random inputs of the right shapes: images in [-1, 1], poses in [0, 1], near-identity transforms,
+    0/1 masks, keypoints inside the image with one missing."""
+    rng = np.random.default_rng(seed)
+    batch = {}
+    for name, tensor in model.input.items():
+        shape = (batch_size,) + tuple(tensor.shape[1:])
+        if name in ('source_image', 'image', 'background'):
+            value = rng.uniform(-1, 1, shape)
+        elif name == 'transforms':
+            value = np.tile([1, 0, 0, 0, 1, 0, 0, 0], shape[:2] + (1,)) + rng.normal(0, 0.05, shape)
+            value[..., 6:] = 0
+        elif name == 'masks':
+            value = rng.uniform(size=shape) > 0.5
+        elif name.endswith('keypoints'):
+            value = rng.uniform(0, 60, shape)
+            value[:, 3] = -1
+        else:
+            value = rng.uniform(0, 1, shape)
+        batch[name] = tf.constant(value, tf.float32)
+    return batch
+
+
+def expected_patches(image_size):
+    """Rows x columns of the patch discriminator: valid 4x4/2 conv, then four pad-1 4x4/2 blocks."""
+    sides = [(side - 4) // 2 + 1 for side in image_size]
+    for _ in range(4):
+        sides = [(side + 2 - 4) // 2 + 1 for side in sides]
+    return sides[0] * sides[1]
+
+
+def test_instance_normalization_matches_numpy():
+    x = np.random.default_rng(0).normal(3.0, 2.0, size=(2, 5, 4, 3)).astype(np.float32)
+    layer = conv_layers.InstanceNormalization()
+    layer.build(x.shape)
+    layer.gamma.assign([1.5])
+    layer.beta.assign([-0.25])
+    flat = x.reshape(2, -1).astype(np.float64)
+    mean = flat.mean(axis=1)[:, None, None, None]
+    std = np.sqrt(((flat - flat.mean(axis=1, keepdims=True)) ** 2).mean(axis=1))[:, None, None, None]
+    want = (x - mean) / (std + 1e-3) * 1.5 - 0.25
+    assert np.allclose(np.asarray(layer(x)), want, atol=1e-5)
+    assert [tuple(w.shape) for w in layer.weights] == [(1,), (1,)]
+
+
+@pytest.mark.parametrize('down,norm,dropout,leaky,shape', [
+    (True, True, False, True, (2, 8, 4, 7)),
+    (True, False, False, False, (2, 8, 4, 7)),
+    (False, True, True, False, (2, 32, 16, 7)),
+    (False, False, False, True, (2, 32, 16, 7)),
+])
+def test_block_shapes(down, norm, dropout, leaky, shape):
+    x = keras.Input((16, 8, 5))
+    y = conv_layers.block(x, 7, down=down, norm=norm, dropout=dropout, leaky=leaky)
+    model = keras.Model(x, y)
+    out = model(np.random.default_rng(0).normal(size=(2, 16, 8, 5)).astype(np.float32))
+    assert tuple(out.shape) == shape
+    kinds = {type(layer).__name__ for layer in model.layers}
+    assert ('InstanceNormalization' in kinds) == norm and ('Dropout' in kinds) == dropout
+    assert ('LeakyReLU' in kinds) == leaky
+    assert all(not getattr(layer, 'use_bias', False) for layer in model.layers)
+
+
+def test_parameter_counts_match_spec():
+    assert conv_layers.make_generator((128, 64), 1, 'mask', 'call', 'max', 0, 'hm').count_params() == 61_109_085
+    assert conv_layers.make_generator((128, 64), 1, 'none', 'call', 'max', 0, 'hm').count_params() == 36_072_533
+    assert conv_layers.make_generator((256, 256), 1, 'mask', 'call', 'max', 0, 'hm').count_params() == 82_080_611
+    disc = conv_layers.make_discriminator((128, 64), 1, 'mask', 'call', 'max', 0, 'hm')
+    assert disc.count_params() == 2_803_782
+    assert tuple(disc.output.shape) == (None, 3)
+
+
+@pytest.mark.parametrize('case', GENERATOR_CASES, ids=str)
+def test_generator_builds_and_runs(case):
+    image_size, use_input_pose, warp_skip, _, use_bg, pose_rep_type = case
+    model = generator(case)
+    pose_channels = 18 if pose_rep_type == 'hm' else 3
+    expected = {'source_image': image_size + (3,), 'target_pose': image_size + (pose_channels,)}
+    if use_input_pose:
+        expected['source_pose'] = image_size + (pose_channels,)
+    if use_bg:
+        expected['background'] = image_size + (3,)
+    if warp_skip == 'mask':
+        expected.update(transforms=(10, 8), masks=(10,) + image_size)
+    elif warp_skip == 'full':
+        expected['transforms'] = (1, 8)
+    elif warp_skip == 'stn':
+        expected.update(source_keypoints=(18, 2), target_keypoints=(18, 2))
+    assert {name: tuple(t.shape[1:]) for name, t in model.input.items()} == expected
+    out = np.asarray(model(random_batch(model), training=False))
+    assert out.shape == (2,) + image_size + (3,)
+    assert np.all(np.abs(out) <= 1) and np.all(np.isfinite(out)) and out.std() > 0
+
+
+@pytest.mark.parametrize('case', DISCRIMINATOR_CASES, ids=str)
+def test_discriminator_builds_and_runs(case):
+    image_size, use_input_pose, warp_skip, disc_type = case[:4]
+    model = discriminator(case)
+    names = set(model.input)
+    assert {'source_image', 'image', 'target_pose'} <= names
+    assert ('source_pose' in names) == bool(use_input_pose) and ('background' in names) == bool(case[5])
+    assert ('transforms' in names or 'source_keypoints' in names) == (disc_type == 'warp')
+    out = np.asarray(model(random_batch(model, batch_size=3), training=False))
+    assert out.shape == (3, 1 if disc_type == 'sim' else expected_patches(image_size))
+    assert np.all((out > 0) & (out < 1))
+
+
+def assert_gradients_reach_every_weight(model, batch, loss_of_output):
+    with tf.GradientTape() as tape:
+        loss = loss_of_output(model(batch, training=True))
+    grads = tape.gradient(loss, model.trainable_weights)
+    missing = [w.path for w, g in zip(model.trainable_weights, grads)
+               if g is None or not np.any(np.asarray(g))]
+    assert not missing, f'no gradient for {missing}'
+
+
+@pytest.mark.parametrize('case', [GENERATOR_CASES[1], GENERATOR_CASES[5], GENERATOR_CASES[6]], ids=str)
+def test_generator_gradients_reach_every_weight(case):
+    model = generator(case)
+    if case[2] == 'stn':
+        # The locnet's last kernel starts at zero, which blocks the layers before it: move it first.
+        last_dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)][-1]
+        last_dense.kernel.assign(np.random.default_rng(0).normal(0, 1e-3, last_dense.kernel.shape))
+    batch = random_batch(model)
+    target = tf.constant(np.random.default_rng(1).uniform(-1, 1, (2,) + case[0] + (3,)), tf.float32)
+    assert_gradients_reach_every_weight(model, batch, lambda out: tf.reduce_mean(tf.abs(out - target)))
+
+
+@pytest.mark.parametrize('case', [DISCRIMINATOR_CASES[0], DISCRIMINATOR_CASES[4], DISCRIMINATOR_CASES[7]],
+                         ids=str)
+def test_discriminator_gradients_reach_every_weight(case):
+    model = discriminator(case)
+    assert_gradients_reach_every_weight(model, random_batch(model),
+                                        lambda out: -tf.reduce_mean(tf.math.log(out + 1e-7)))
+
+
+def test_dropout_only_in_training():
+    model = generator(GENERATOR_CASES[6])
+    batch = random_batch(model)
+    first, second = (np.asarray(model(batch, training=False)) for _ in range(2))
+    assert np.array_equal(first, second)
+    noisy = np.asarray(model(batch, training=True))
+    assert not np.allclose(noisy, first)
+
+
+def test_width_factor_scales_filters_but_not_outputs():
+    model = generator(GENERATOR_CASES[6])
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert convs[0].filters == 4 and convs[-1].filters == 3
+    assert max(layer.filters for layer in convs) == 32
+
+
+def test_layers_named_like_keras_2():
+    names = [layer.name for layer in generator(GENERATOR_CASES[0]).layers]
+    assert 'conv2d_1' in names and 'conv2d_13' in names and 'conv2d_14' not in names
+    assert 'conv2d_transpose_5' in names and 'instance_normalization_13' in names
+
+
+@pytest.mark.parametrize('kwargs,message', [
+    (dict(warp_skip='affine'), 'warp_skip'),
+    (dict(pose_rep_type='keypoints'), 'pose_rep_type'),
+    (dict(image_size=(64, 32)), 'multiples of 64'),
+])
+def test_bad_flags_are_refused(kwargs, message):
+    args = dict(image_size=(128, 64), use_input_pose=1, warp_skip='mask', disc_type='call', warp_agg='max',
+                use_bg=0, pose_rep_type='hm', width_factor=WIDTH)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        conv_layers.make_generator(**args)
+
+
+def test_warp_discriminator_needs_a_warp():
+    with pytest.raises(ValueError, match='disc_type warp'):
+        conv_layers.make_discriminator((128, 64), 1, 'none', 'warp', 'max', 0, 'hm', width_factor=WIDTH)
