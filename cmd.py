@@ -294,3 +294,94 @@ def synthetic_parser():
     parser.add_argument('--seed', default=0, type=int, help='Seed: the same seed gives the same files.')
     parser.add_argument('--force', action='store_true', help='Rebuild even when the dataset exists.')
     return parser
+
+
+# ---- Flags of the keypoint scripts (compute_cordinates.py, demo.py, sup-mat/create_dataset_for_reid.py) ----
+
+def _scale_list(text):
+    try:
+        scales = [float(value) for value in text.split(',')]
+    except ValueError:
+        raise argparse.ArgumentTypeError('must be comma-separated numbers, got %s' % text)
+    if not scales or min(scales) <= 0:
+        raise argparse.ArgumentTypeError('scales must be positive, got %s' % text)
+    return scales
+
+
+def _add_pose_estimator_flags(parser, with_path=True):
+    if with_path:
+        parser.add_argument('--pose_estimator', default='pose_estimator.h5',
+                            help='Pose estimator weights: the reference\'s converted Keras file (.h5), or the '
+                                 'CMU Caffe file pose_iter_440000.caffemodel.')
+    parser.add_argument('--scale_search', default=[0.5, 1.0, 1.5, 2.0], type=_scale_list,
+                        help='Comma-separated scales of the multi-scale inference, times 368/image height.')
+
+
+def compute_cordinates_parser():
+    parser = argparse.ArgumentParser(
+        description='Estimates the 18 keypoints of every train and test image of a dataset with the OpenPose '
+                    'COCO model and appends them to its annotation CSVs (names already there are skipped).',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_dataset_flags(parser)
+    _add_pose_estimator_flags(parser)
+    return parser
+
+
+def demo_parser():
+    parser = train_parser(description='Demo: a source image re-posed in the poses of a folder of frames; '
+                                      'PNGs and an animated GIF go to --generated_images_dir.')
+    add = parser.add_argument
+    add('--source_image', default='data/source-image.jpg', help='The person to re-pose.')
+    add('--target_images_dir', default='data/target-images', help='Folder of target frames, taken in name order.')
+    add('--bg_image', default='data/bg-image.jpg', help='Background image (only with --use_bg 1).')
+    add('--keypoints_csv', default=None,
+        help='Annotation CSV with the keypoints of the source and the frames (by file name); without it '
+             'they are estimated with --pose_estimator.')
+    add('--frame_duration', default=100, type=_positive_int, help='Milliseconds per frame of the GIF.')
+    _add_pose_estimator_flags(parser, with_path=False)
+    return parser
+
+
+def reid_parser():
+    parser = train_parser(description='Re-ID data augmentation (sup-mat): for every training image, images '
+                                      'generated in the poses of random other training images.')
+    add = parser.add_argument
+    add('--pairs_for_each', default=10, type=_positive_int, help='Generated images per training image.')
+    add('--reid_pairs_file', default=None, help='Where the pairs are written (default DATA_ROOT/NAME-re-id-pairs.csv).')
+    add('--store_train_images', default=True, type=_switch,
+        help='Also copy the training images into --generated_images_dir.')
+    add('--reid_train_list', default=None,
+        help='Re-ID training list "bounding_box_train/NAME CLASS" (default GENERATED_IMAGES_DIR/train.txt).')
+    add('--generated_as_separate', default=False, type=_switch,
+        help='Give generated images classes of their own in the training list.')
+    return parser
+
+
+# ---- Flags of ssd_score/compute_ssd_score.py ------------------------------------------------
+
+def _image_size(text):
+    try:
+        height, width = (int(value) for value in text.split(','))
+    except ValueError:
+        raise argparse.ArgumentTypeError('must be HEIGHT,WIDTH (e.g. 128,64), got %s' % text)
+    return height, width
+
+
+def ssd_score_parser():
+    parser = argparse.ArgumentParser(
+        description='Detection score (DS): mean over images of the best "person" confidence of the SSD300 '
+                    'VOC0712 Caffe detector (SPEC section 7).', formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add = parser.add_argument
+    add('--input_dir', default='../output/generated_images',
+        help='Folder of the PNGs test.py wrote (source, target, generated side by side).')
+    add('--img_index', default=0, type=_non_negative_int,
+        help='Which image of each PNG to score: 0 source, 1 target, 2 generated.')
+    add('--image_size', default=(128, 64), type=_image_size, help='HEIGHT,WIDTH of one image of the PNGs.')
+    add('--model_dir', default=None,
+        help='Folder of the SSD files (default: the ssd_score folder); relative --prototxt and --caffemodel '
+             'are looked up there.')
+    add('--prototxt', default='deploy.prototxt', help='SSD300 VOC0712 network definition (models_VGGNet_VOC0712_'
+        'SSD_300x300.tar.gz: models/VGGNet/VOC0712/SSD_300x300/deploy.prototxt).')
+    add('--caffemodel', default='VGG_VOC0712_SSD_300x300_iter_120000.caffemodel', help='SSD300 VOC0712 weights.')
+    add('--batch_size', default=8, type=_positive_int, help='Images per forward pass of the detector.')
+    return parser
