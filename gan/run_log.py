@@ -1,0 +1,113 @@
+"""What a person reads of a run: a CSV row per epoch, TensorBoard scalars and images, a loss-curve
+PNG, and the sample sheets (rows = pairs; columns source, target pose, target, generated)."""
+import csv
+import io
+import os
+
+import numpy as np
+import tensorflow as tf
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
+
+import pose_utils
+
+CSV_NAME = 'training_log.csv'
+
+
+def _plugin_metadata(plugin_name):
+    # tf.summary.scalar / image need the tensorboard package; the low-level tf.summary.write with
+    # TensorBoard's plugin metadata writes the same events without it.
+    from tensorflow.core.framework import summary_pb2
+    metadata = summary_pb2.SummaryMetadata()
+    metadata.plugin_data.plugin_name = plugin_name
+    return metadata.SerializeToString()
+
+
+def write_scalar(name, value, step):
+    tf.summary.write(name, tf.constant(float(value), tf.float32), step=step,
+                     metadata=_plugin_metadata('scalars'))
+
+
+def write_image(name, image, step):
+    """TensorBoard's image encoding: [width, height, png bytes]."""
+    png = tf.io.encode_png(image)
+    tensor = tf.stack([tf.as_string(tf.shape(image)[1]), tf.as_string(tf.shape(image)[0]), png])
+    tf.summary.write(name, tensor, step=step, metadata=_plugin_metadata('images'))
+CURVES_NAME = 'loss_curves.png'
+
+
+def _atomic_write_bytes(path, data):
+    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+    with open(path + '.tmp', 'wb') as f:
+        f.write(data)
+    os.replace(path + '.tmp', path)
+
+
+def save_png(path, image):
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format='PNG')
+    _atomic_write_bytes(path, buffer.getvalue())
+
+
+def sample_sheet(source_images, target_keypoints, target_images, generated_images):
+    """uint8 (B*H, 4*W, 3): per pair, source | target pose drawing | target | generated."""
+    rows = []
+    for source, kp, target, generated in zip(source_images, target_keypoints, target_images, generated_images):
+        pose, _ = pose_utils.draw_pose_from_cords(kp, source.shape[:2])
+        rows.append(np.concatenate([pose_utils.deprocess_image(source), pose,
+                                    pose_utils.deprocess_image(target), pose_utils.deprocess_image(generated)],
+                                   axis=1))
+    return np.concatenate(rows, axis=0)
+
+
+class RunLog:
+    """CSV (``training_log.csv``), TensorBoard events and ``loss_curves.png`` in ``log_dir``."""
+
+    def __init__(self, log_dir):
+        self.log_dir = log_dir
+        os.makedirs(log_dir, exist_ok=True)
+        self.csv_path = os.path.join(log_dir, CSV_NAME)
+        self.writer = tf.summary.create_file_writer(os.path.join(log_dir, 'tensorboard'))
+
+    def read_rows(self):
+        if not os.path.exists(self.csv_path):
+            return []
+        with open(self.csv_path, newline='') as f:
+            return list(csv.DictReader(f))
+
+    def log_epoch(self, epoch, values):
+        """One row per epoch; rows of this epoch or later (a run resumed after a stop) are replaced."""
+        rows = [row for row in self.read_rows() if int(row['epoch']) < epoch]
+        rows.append(dict({'epoch': epoch}, **{k: '%.6g' % float(v) for k, v in values.items()}))
+        names = ['epoch'] + sorted({k for row in rows for k in row if k != 'epoch'})
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=names, restval='')
+        writer.writeheader()
+        writer.writerows(rows)
+        _atomic_write_bytes(self.csv_path, text.getvalue().encode())
+        with self.writer.as_default(step=epoch):
+            for name, value in values.items():
+                write_scalar(name, value, epoch)
+        self.writer.flush()
+        self.plot_curves(rows)
+
+    def log_image(self, epoch, name, image):
+        with self.writer.as_default(step=epoch):
+            write_image(name, image, epoch)
+        self.writer.flush()
+
+    def plot_curves(self, rows):
+        names = [k for k in rows[-1] if k != 'epoch']
+        figure = Figure(figsize=(10, 3 * ((len(names) + 2) // 3)), dpi=80)
+        FigureCanvasAgg(figure)
+        for i, name in enumerate(sorted(names)):
+            points = [(int(r['epoch']), float(r[name])) for r in rows if r.get(name) not in (None, '')]
+            axis = figure.add_subplot((len(names) + 2) // 3, 3, i + 1)
+            axis.plot([p[0] for p in points], [p[1] for p in points], marker='o', markersize=3)
+            axis.set_title(name)
+            axis.set_xlabel('epoch')
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format='png')
+        _atomic_write_bytes(os.path.join(self.log_dir, CURVES_NAME), buffer.getvalue())

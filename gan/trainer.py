@@ -1,0 +1,229 @@
+"""The training loop of SPEC section 6: per step --training_ratio discriminator updates (each on fresh
+batches) then one generator update on a fresh batch; sample sheets, checkpoints, validation, logs.
+
+An epoch is --batches_per_epoch steps; a step reads 2 * training_ratio + 1 batches of the
+reproducible training stream (gan/dataset.py): each discriminator update takes a batch of real pairs
+and a batch whose generated images are the fakes (as the reference's discriminator model), the
+generator update one more. Epoch e therefore reads the stream from batch e * batches_per_epoch *
+(2 * training_ratio + 1): data order is a function of (seed, epoch), and the resume state is the epoch.
+"""
+import math
+import os
+import time
+
+import keras
+import tensorflow as tf
+from tqdm import tqdm
+
+import conv_layers
+from gan import checkpoints, distribute
+from gan.content_features import make_content_extractor
+from gan.pose_gan import PoseGAN
+from gan.run_log import RunLog, sample_sheet, save_png
+
+ADAM = dict(learning_rate=2e-4, beta_1=0.5, beta_2=0.999)   # SPEC section 6, both networks
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or infinite: the run stops, its checkpoints stay as they were."""
+
+
+def network_arguments(args):
+    return dict(image_size=tuple(args.image_size), use_input_pose=args.use_input_pose, warp_skip=args.warp_skip,
+                disc_type=args.disc_type, warp_agg=args.warp_agg, use_bg=args.use_bg,
+                pose_rep_type=args.pose_rep_type, width_factor=args.width_factor)
+
+
+def make_networks(args):
+    """Generator and discriminator of the flags; float16 compute under --mixed_precision (the
+    variables stay float32; the policy is restored afterwards, layers keep theirs)."""
+    previous = keras.config.dtype_policy()
+    if args.mixed_precision:
+        keras.config.set_dtype_policy('mixed_float16')
+    try:
+        return (conv_layers.make_generator(**network_arguments(args)),
+                conv_layers.make_discriminator(**network_arguments(args)))
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def make_optimizer(mixed_precision):
+    optimizer = keras.optimizers.Adam(**ADAM)
+    return keras.optimizers.LossScaleOptimizer(optimizer) if mixed_precision else optimizer
+
+
+def default_pose_heatmaps(args):
+    """The struct loss's heatmap function from --pose_estimator (None when the loss is off)."""
+    if args.lstruct_penalty_weight <= 0:
+        return None
+    import pose_estimator
+    model = pose_estimator.load_pose_estimator(args.pose_estimator)
+    model.trainable = False
+    return lambda images: pose_estimator.pose_heatmaps(model, images)
+
+
+def make_gan(args, strategy=None, pose_heatmaps=None):
+    """The compiled PoseGAN of the flags, built in ``strategy.scope()`` with both optimisers built
+    (a lazily built optimiser fails in a distributed step, STACK-NOTES). Seeds weights and dropout
+    from --seed; loads --generator_checkpoint / --discriminator_checkpoint when given."""
+    strategy = strategy or tf.distribute.get_strategy()
+    distribute.check_batch(strategy, args.batch_size)
+    keras.utils.set_random_seed(args.seed)
+    with strategy.scope():
+        generator, discriminator = make_networks(args)
+        if args.generator_checkpoint:
+            conv_layers.load_weights(generator, args.generator_checkpoint)
+        if args.discriminator_checkpoint:
+            conv_layers.load_weights(discriminator, args.discriminator_checkpoint)
+        content_extractor = None
+        if args.content_loss_layer != 'none':
+            content_extractor = make_content_extractor(args.content_loss_layer.split(','), args.vgg_weights)
+        if pose_heatmaps is None:
+            pose_heatmaps = default_pose_heatmaps(args)
+        gan = PoseGAN(generator, discriminator, global_batch_size=args.batch_size,
+                      gan_penalty_weight=args.gan_penalty_weight, l1_penalty_weight=args.l1_penalty_weight,
+                      nn_loss_area_size=args.nn_loss_area_size, content_extractor=content_extractor,
+                      content_loss_layer=args.content_loss_layer, tv_penalty_weight=args.tv_penalty_weight,
+                      lstruct_penalty_weight=args.lstruct_penalty_weight, pose_heatmaps=pose_heatmaps)
+        d_optimizer, g_optimizer = make_optimizer(args.mixed_precision), make_optimizer(args.mixed_precision)
+        d_optimizer.build(discriminator.trainable_variables)
+        g_optimizer.build(generator.trainable_variables)
+        gan.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer)
+    return gan
+
+
+class Trainer:
+    """Runs epochs start_epoch .. number_of_epochs - 1 of ``gan`` on ``dataset`` under ``strategy``."""
+
+    def __init__(self, gan, dataset, args, strategy=None):
+        self.gan = gan
+        self.dataset = dataset
+        self.args = args
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.batches_per_step = 2 * args.training_ratio + 1
+        self.chief = distribute.is_chief()
+        self.resume_checkpoint = checkpoints.make_resume_checkpoint(
+            gan.generator, gan.discriminator, gan.g_optimizer, gan.d_optimizer)
+        self._d_step = tf.function(self._distributed(gan.discriminator_train_step))
+        self._g_step = tf.function(self._distributed(gan.generator_train_step))
+        self._validation_terms = tf.function(self._per_example_generator_terms, reduce_retracing=True)
+        self.log = RunLog(args.log_dir) if self.chief else None
+        self.first_epoch = args.start_epoch
+
+    def _distributed(self, step):
+        strategy = self.strategy
+
+        def run(*batches):
+            values = strategy.run(step, args=batches)
+            return {name: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+                    for name, value in values.items()}
+        return run
+
+    def _per_example_generator_terms(self, batch):
+        generated = self.gan.generate(batch, training=False)
+        return self.gan.generator_terms(batch, generated, training=False)
+
+    # ---- resume ------------------------------------------------------------------------------
+    def restore(self):
+        """--resume: weights, optimiser states and the epoch from --checkpoints_dir."""
+        pointer = checkpoints.restore_resume_state(self.resume_checkpoint, self.args.checkpoints_dir)
+        if pointer.get('seed') != self.args.seed:
+            raise ValueError('--resume: the run in %s used --seed %s, this one --seed %s (the data order '
+                             'would differ)' % (self.args.checkpoints_dir, pointer.get('seed'), self.args.seed))
+        self.first_epoch = pointer['next_epoch']
+        return pointer
+
+    # ---- one epoch ---------------------------------------------------------------------------
+    @staticmethod
+    def _check_finite(values, epoch, step, update):
+        for name, value in values.items():
+            if not math.isfinite(value):
+                raise NonFiniteLossError(
+                    'loss %s is %s at epoch %d, step %d (%s update): training stopped; the last good '
+                    'checkpoint is left as it was' % (name, value, epoch, step, update))
+
+    def train_epoch(self, epoch):
+        args = self.args
+        first_batch = epoch * args.batches_per_epoch * self.batches_per_step
+        data = self.dataset.train_dataset(first_batch, args.batches_per_epoch * self.batches_per_step)
+        batches = iter(distribute.distribute(self.strategy, data))
+        for tracker in self.gan.metrics:
+            tracker.reset_state()
+        progress = tqdm(range(args.batches_per_epoch), desc='epoch %d' % epoch, disable=not self.chief,
+                        dynamic_ncols=True)
+        for step in progress:
+            for _ in range(args.training_ratio):
+                real, fake = next(batches), next(batches)
+                values = {k: float(v) for k, v in self._d_step(real, fake).items()}
+                self._check_finite(values, epoch, step, 'discriminator')
+                self.gan.update_metrics(values)
+            values = {k: float(v) for k, v in self._g_step(next(batches)).items()}
+            self._check_finite(values, epoch, step, 'generator')
+            results = self.gan.update_metrics(values)
+            progress.set_postfix({k: '%.3g' % float(results[k]) for k in ('D_total', 'G_total')})
+        return {name: float(tracker.result()) for name, tracker in self.gan.trackers.items()}
+
+    def validate(self):
+        """Generator loss terms over every test pair (means per pair; G_tv per batch of --batch_size)."""
+        sums, count = {}, 0
+        for batch in self.dataset.test_dataset(self.args.batch_size):
+            size = int(tf.shape(batch['source_image'])[0])
+            for name, per_example in self._validation_terms(batch).items():
+                sums[name] = sums.get(name, 0.0) + float(tf.reduce_sum(per_example))
+            count += size
+        values = {name: total / count for name, total in sums.items()}
+        for name in self.gan.SUMMED_TERMS:
+            if name in values:
+                values[name] *= self.args.batch_size
+        values['G_total'] = sum(values[name] for name in self.gan.generator_term_names())
+        return {'val_' + name: value for name, value in values.items()}
+
+    def save_samples(self, epoch):
+        names, batch = next(self.dataset.test_batches(self.args.batch_size))
+        generated = keras.ops.convert_to_numpy(self.gan.generate(batch, training=False))
+        target_kp = [self.dataset.keypoints[self.dataset.names.index(to)] for _, to in names]
+        sheet = sample_sheet(batch['source_image'], target_kp, batch['target_image'], generated)
+        save_png(os.path.join(self.args.output_dir, 'epoch_%03d.png' % epoch), sheet)
+        self.log.log_image(epoch, 'samples', sheet)
+        return sheet
+
+    def save_weights(self, epoch):
+        generator_path, discriminator_path = checkpoints.weight_file_names(self.args.checkpoints_dir, epoch)
+        os.makedirs(self.args.checkpoints_dir, exist_ok=True)
+        conv_layers.save_weights(self.gan.generator, generator_path)
+        conv_layers.save_weights(self.gan.discriminator, discriminator_path)
+
+    def train(self):
+        args = self.args
+        for epoch in range(self.first_epoch, args.number_of_epochs):
+            started = time.time()
+            values = self.train_epoch(epoch)
+            values['seconds'] = time.time() - started
+            checkpoint_epoch = (epoch + 1) % args.checkpoint_ratio == 0
+            if args.use_validation and (epoch == self.first_epoch or checkpoint_epoch):
+                values.update(self.validate())
+            if not self.chief:
+                continue
+            if (epoch + 1) % args.display_ratio == 0:
+                self.save_samples(epoch)
+            if checkpoint_epoch:
+                self.save_weights(epoch)
+            self.log.log_epoch(epoch, values)
+            checkpoints.save_resume_state(self.resume_checkpoint, args.checkpoints_dir, epoch + 1,
+                                          {'seed': args.seed, 'batch_size': args.batch_size})
+            print('epoch %d: %s' % (epoch, ', '.join('%s %.4g' % kv for kv in sorted(values.items()))), flush=True)
+
+
+def train(args, pose_heatmaps=None, dataset=None, strategy=None):
+    """A whole run from parsed flags (train.py's body); returns the Trainer."""
+    from pose_dataset import PoseHMDataset
+    strategy = strategy or distribute.make_strategy(args.distribute)
+    dataset = dataset or PoseHMDataset.from_args(args)
+    gan = make_gan(args, strategy, pose_heatmaps)
+    trainer = Trainer(gan, dataset, args, strategy)
+    if args.resume:
+        pointer = trainer.restore()
+        print('resumed from %s: next epoch %d' % (os.path.join(args.checkpoints_dir, pointer['state']),
+                                                  trainer.first_epoch), flush=True)
+    trainer.train()
+    return trainer

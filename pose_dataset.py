@@ -1,0 +1,242 @@
+"""Every network input of a (source, target) pair, for training and testing (SPEC sections 1, 2, 4).
+
+Batches are dicts keyed by the model input names of TEAM.md ('source_image', 'source_pose',
+'target_pose', 'background', 'transforms', 'masks', 'source_keypoints', 'target_keypoints') plus
+'target_image'; a model takes ``{k: batch[k] for k in its input names}``.
+
+Pose maps are computed from the keypoints on the fly (``--cache_pose_rep`` is accepted but nothing is
+cached): an ``hm`` map is 18 Gaussians, a few TensorFlow ops per image inside the tf.data map, far
+cheaper than reading the reference's cached 128x64x18 float32 maps (590 KB per image, 18 GB for
+Market) back from disk. Part transforms and masks come from pose_transform's numpy functions, run in
+parallel inside the same map.
+"""
+import os
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+import pose_transform
+import pose_utils
+from gan.dataset import PairDataset
+
+HM_SIGMA = 6
+SPLITS = ('train', 'test')
+
+
+# ---- One pair, numpy (test.py, demo.py) ---------------------------------------------------------
+
+def _as_network_image(image):
+    image = np.asarray(image)
+    if image.dtype == np.uint8:
+        return pose_utils.preprocess_image(image)
+    return image.astype(np.float32)
+
+
+def pose_representation(kp, image_size, pose_rep_type):
+    """(H, W, 18) ``hm`` Gaussians or (H, W, 3) ``stickman`` of a (18, 2) keypoint array (SPEC section 2)."""
+    if pose_rep_type == 'hm':
+        return pose_utils.cords_to_map(kp, image_size, sigma=HM_SIGMA)
+    if pose_rep_type == 'stickman':
+        return pose_transform.make_stickman(kp, image_size).astype(np.float32)
+    raise ValueError('pose_rep_type must be hm or stickman, got %r' % (pose_rep_type,))
+
+
+def warp_inputs(source_kp, target_kp, image_size, warp_skip):
+    """The deformable skip's inputs (SPEC section 4) for ``warp_skip``, as a dict."""
+    if warp_skip == 'mask':
+        return {'transforms': pose_transform.affine_transforms(source_kp, target_kp),
+                'masks': pose_transform.pose_masks(target_kp, image_size)}
+    if warp_skip == 'full':
+        return {'transforms': pose_transform.estimate_uniform_transform(source_kp, target_kp)}
+    if warp_skip == 'stn':
+        return {'source_keypoints': np.asarray(source_kp, dtype=np.float32),
+                'target_keypoints': np.asarray(target_kp, dtype=np.float32)}
+    return {}
+
+
+def make_pair_inputs(source_image, source_kp, target_kp, image_size, pose_rep_type, warp_skip,
+                     use_input_pose, use_bg, background=None, target_image=None):
+    """dict of float32 arrays (no batch axis) for one pair: images uint8 (scaled to [-1, 1] here) or
+    float already in [-1, 1]; keypoints (18, 2) (y, x), -1 missing. Add a batch axis with
+    ``{k: v[None] for k, v in inputs.items()}``."""
+    image_size = tuple(image_size)
+    inputs = {'source_image': _as_network_image(source_image),
+              'target_pose': pose_representation(target_kp, image_size, pose_rep_type)}
+    if use_input_pose:
+        inputs['source_pose'] = pose_representation(source_kp, image_size, pose_rep_type)
+    if use_bg:
+        if background is None:
+            raise ValueError('use_bg needs the background image')
+        inputs['background'] = _as_network_image(background)
+    if target_image is not None:
+        inputs['target_image'] = _as_network_image(target_image)
+    inputs.update(warp_inputs(source_kp, target_kp, image_size, warp_skip))
+    for name, value in inputs.items():
+        if name.endswith('image') or name == 'background':
+            if value.shape != image_size + (3,):
+                raise ValueError('%s has shape %s, expected %s' % (name, value.shape, image_size + (3,)))
+    return {name: np.asarray(value, dtype=np.float32) for name, value in inputs.items()}
+
+
+# ---- TensorFlow versions of the per-pair work (inside tf.data) -------------------------------------
+
+def heatmaps_tf(kp, image_size, sigma=HM_SIGMA):
+    """(H, W, 18) float32 ``hm`` map of (18, 2) keypoints, as pose_utils.cords_to_map, in TF ops."""
+    kp = tf.cast(kp, tf.float32)
+    height, width = image_size
+    present = tf.cast(tf.reduce_all(kp != pose_utils.MISSING_VALUE, axis=-1), tf.float32)   # (18,)
+    # exp(-(dy^2 + dx^2)/2s^2) = row factor * column factor: two small exps instead of H*W*18.
+    rows = tf.exp(-tf.square(tf.range(height, dtype=tf.float32)[:, None] - kp[None, :, 0]) / (2.0 * sigma ** 2))
+    cols = tf.exp(-tf.square(tf.range(width, dtype=tf.float32)[:, None] - kp[None, :, 1]) / (2.0 * sigma ** 2))
+    return (rows * present)[:, None, :] * cols[None, :, :]
+
+
+def _read_image_tf(path, image_size):
+    """(H, W, 3) float32 in [-1, 1]; an image of another size fails naming its path."""
+    data = tf.io.read_file(path)
+    # INTEGER_ACCURATE: the same pixels as PIL / skimage.io.imread (the reference's reader); TF's
+    # default JPEG DCT differs by up to a few levels.
+    image = tf.cond(tf.io.is_jpeg(data),
+                    lambda: tf.io.decode_jpeg(data, channels=3, dct_method='INTEGER_ACCURATE'),
+                    lambda: tf.io.decode_png(data, channels=3))
+    shape, expected = tf.shape(image), tf.constant(image_size, tf.int32)
+    with tf.control_dependencies([tf.debugging.Assert(
+            tf.reduce_all(tf.equal(shape[:2], expected)),
+            ['image', path, 'has size (H, W, C)', shape, 'expected (H, W)', expected])]):
+        image = tf.ensure_shape(tf.identity(image), tuple(image_size) + (3,))
+    return (tf.cast(image, tf.float32) / 255.0 - 0.5) * 2.0
+
+
+def find_image(name, folders, what='image'):
+    """The first folder holding ``name`` (SPEC section 1: train folder first, then test)."""
+    for folder in folders:
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            return path
+    raise FileNotFoundError('%s %s not found in %s' % (what, name, ' or '.join(folders)))
+
+
+def check_image_size(path, image_size):
+    with Image.open(path) as image:   # reads the header only
+        width, height = image.size
+    if (height, width) != tuple(image_size):
+        raise ValueError('image %s is %dx%d (HxW), expected %dx%d for this dataset'
+                         % (path, height, width, image_size[0], image_size[1]))
+
+
+def background_name(image_name):
+    return image_name.replace('.jpg', '_BG.jpg')
+
+
+class PoseHMDataset(PairDataset):
+    """Training and test pairs of a dataset in the reference layout, as tf.data dict batches.
+
+    ``train_dataset(first_batch, number_of_batches)``: batches of the reproducible training stream
+    (gan/dataset.py); ``test_batches(batch_size)``: (list of (from, to), numpy dict batch) in
+    pairs-file order. Missing images and images of the wrong size are refused when the dataset is
+    built, naming the file."""
+
+    def __init__(self, image_size, batch_size, images_dirs, annotations_files, pairs_files,
+                 pose_rep_type='hm', warp_skip='mask', use_input_pose=True, use_bg=False,
+                 bg_images_dirs=None, seed=0, check_images=True, parallel_calls=tf.data.AUTOTUNE):
+        super().__init__(batch_size, seed, parallel_calls)
+        self.image_size = tuple(image_size)
+        self.pose_rep_type = pose_rep_type
+        self.warp_skip = warp_skip
+        self.use_input_pose = bool(use_input_pose)
+        self.use_bg = bool(use_bg)
+        annotations = {}
+        for path in annotations_files:
+            annotations.update(pose_utils.load_annotations(path))
+        self.pairs = {split: pose_utils.load_pairs(pairs_files[split]) for split in SPLITS}
+        names = sorted({name for split in SPLITS for pair in self.pairs[split] for name in pair})
+        self.names = names
+        index = {name: i for i, name in enumerate(names)}
+        for split in SPLITS:
+            for row, pair in enumerate(self.pairs[split], start=2):
+                for name in pair:
+                    if name not in annotations:
+                        raise ValueError('%s, line %d: image %s has no keypoints in %s'
+                                         % (pairs_files[split], row, name, ', '.join(annotations_files)))
+        self.keypoints = np.stack([annotations[name] for name in names]).astype(np.int32) if names else \
+            np.zeros((0, 18, 2), np.int32)
+        self.image_paths = [find_image(name, images_dirs) for name in names]
+        if check_images:
+            for path in self.image_paths:
+                check_image_size(path, self.image_size)
+        self.pair_index = {split: np.array([[index[fr], index[to]] for fr, to in self.pairs[split]],
+                                           dtype=np.int64).reshape(-1, 2) for split in SPLITS}
+        self.background_paths = None
+        if self.use_bg:
+            targets = sorted({to for split in SPLITS for _, to in self.pairs[split]})
+            found = {to: find_image(background_name(to), bg_images_dirs, 'background') for to in targets}
+            self.background_paths = [found.get(name, '') for name in names]
+
+    @classmethod
+    def from_args(cls, args, check_images=True):
+        """From the flags of cmd.train_parser (with cmd.add_dataset_paths applied)."""
+        return cls(args.image_size, args.batch_size,
+                   images_dirs=[args.images_dir_train, args.images_dir_test],
+                   annotations_files=[args.annotations_file_train, args.annotations_file_test],
+                   pairs_files={'train': args.pairs_file_train, 'test': args.pairs_file_test},
+                   pose_rep_type=args.pose_rep_type, warp_skip=args.warp_skip,
+                   use_input_pose=args.use_input_pose, use_bg=args.use_bg,
+                   bg_images_dirs=[args.bg_images_dir_train, args.bg_images_dir_test], seed=args.seed,
+                   check_images=check_images)
+
+    def number_of_pairs(self, split):
+        return len(self.pairs[split])
+
+    # ---- the per-pair map ------------------------------------------------------------------
+    def _pose_tf(self, kp):
+        if self.pose_rep_type == 'hm':
+            return heatmaps_tf(kp, self.image_size)
+        stickman = tf.numpy_function(lambda k: pose_transform.make_stickman(k, self.image_size), [kp], tf.float32)
+        return tf.ensure_shape(stickman, self.image_size + (3,))
+
+    def _warp_tf(self, source_kp, target_kp):
+        if self.warp_skip == 'stn':
+            return {'source_keypoints': tf.cast(source_kp, tf.float32),
+                    'target_keypoints': tf.cast(target_kp, tf.float32)}
+        if self.warp_skip == 'none':
+            return {}
+        names = ['transforms', 'masks'] if self.warp_skip == 'mask' else ['transforms']
+
+        def compute(src, tgt):
+            values = warp_inputs(src, tgt, self.image_size, self.warp_skip)
+            return [values[name].astype(np.float32) for name in names]
+
+        values = tf.numpy_function(compute, [source_kp, target_kp], [tf.float32] * len(names))
+        parts = pose_transform.NUMBER_OF_PARTS if self.warp_skip == 'mask' else 1
+        shapes = {'transforms': (parts, 8), 'masks': (parts,) + self.image_size}
+        return {name: tf.ensure_shape(value, shapes[name]) for name, value in zip(names, values)}
+
+    def _element_fn(self, split):
+        pairs = tf.constant(self.pair_index[split])
+        keypoints = tf.constant(self.keypoints)
+        paths = tf.constant(self.image_paths or [''])
+        backgrounds = tf.constant(self.background_paths) if self.use_bg else None
+        image_size = self.image_size
+
+        def load(pair_id):
+            source, target = pairs[pair_id][0], pairs[pair_id][1]
+            source_kp, target_kp = keypoints[source], keypoints[target]
+            batch = {'source_image': _read_image_tf(paths[source], image_size),
+                     'target_image': _read_image_tf(paths[target], image_size),
+                     'target_pose': self._pose_tf(target_kp)}
+            if self.use_input_pose:
+                batch['source_pose'] = self._pose_tf(source_kp)
+            if self.use_bg:
+                batch['background'] = _read_image_tf(backgrounds[target], image_size)
+            batch.update(self._warp_tf(source_kp, target_kp))
+            return batch
+        return load
+
+    def test_batches(self, batch_size):
+        """Yields (list of (from, to) names, dict of numpy arrays) over the test pairs in file order."""
+        start = 0
+        for batch in self.test_dataset(batch_size).as_numpy_iterator():
+            count = len(batch['source_image'])
+            yield self.pairs['test'][start:start + count], batch
+            start += count

@@ -1,0 +1,63 @@
+"""tf.distribute: one step on two replicas (two logical CPUs) equals one step on one device with the
+same global batch. Logical devices must be set before TensorFlow makes any tensor, so the
+comparison runs in a fresh Python process."""
+import os
+import subprocess
+import sys
+import textwrap
+
+from tests.fixtures_data import synthetic_root  # noqa: F401
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+TWO_REPLICAS = textwrap.dedent('''
+    import sys
+    sys.path.insert(0, {root!r})
+    import cmd
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices('CPU')[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras
+    import numpy as np
+    from gan import distribute
+    from gan.trainer import Trainer, make_gan
+    from pose_dataset import PoseHMDataset
+    from tests.fixtures_data import training_args
+
+    def one_step(strategy, out):
+        args = training_args({data!r}, out, '--warp_skip', 'mask', '--batch_size', '4')
+        gan = make_gan(args, strategy)
+        for model in (gan.generator, gan.discriminator):   # a deterministic step: dropout off
+            for layer in model.layers:
+                if isinstance(layer, keras.layers.Dropout):
+                    layer.rate = 0.0
+        trainer = Trainer(gan, PoseHMDataset.from_args(args), args, strategy)
+        batches = iter(distribute.distribute(strategy, trainer.dataset.train_dataset(0, 3)))
+        d_values = trainer._d_step(next(batches), next(batches))
+        g_values = trainer._g_step(next(batches))
+        weights = [np.array(v.value.read_value() if hasattr(v.value, 'read_value') else v)
+                   for v in gan.generator.trainable_variables + gan.discriminator.trainable_variables]
+        values = {{k: float(v) for k, v in dict(d_values, **g_values).items()}}
+        return strategy.num_replicas_in_sync, weights, values
+
+    replicas, mirrored, mirrored_values = one_step(tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1']), {out!r} + '/m')
+    single_replicas, single, single_values = one_step(tf.distribute.get_strategy(), {out!r} + '/s')
+    print('replicas', replicas, single_replicas)
+    weight_error = max(float(np.abs(a - b).max()) for a, b in zip(mirrored, single))
+    loss_error = max(abs(mirrored_values[k] - single_values[k]) / max(1.0, abs(single_values[k]))
+                     for k in single_values)
+    print('weight_error', weight_error)
+    print('loss_error', loss_error)
+    print('values', sorted(single_values.items()))
+''')
+
+
+def test_two_replicas_take_the_same_step_as_one_device(synthetic_root, tmp_path):
+    script = tmp_path / 'two_replicas.py'
+    script.write_text(TWO_REPLICAS.format(root=ROOT, data=synthetic_root, out=str(tmp_path)))
+    result = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-4000:]
+    lines = dict(line.split(' ', 1) for line in result.stdout.splitlines() if ' ' in line)
+    assert lines['replicas'] == '2 1'
+    assert float(lines['weight_error']) < 1e-5, result.stdout
+    assert float(lines['loss_error']) < 1e-5, result.stdout

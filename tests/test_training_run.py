@@ -1,0 +1,172 @@
+"""The training loop: exact resume, atomic checkpoints under a kill, the NaN stop, training_ratio,
+and train.py end to end."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gan import checkpoints
+from gan.trainer import NonFiniteLossError, Trainer, make_gan, train
+from pose_dataset import PoseHMDataset
+from tests.fixtures_data import synthetic_root, training_args  # noqa: F401
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FLAGS = ('--warp_skip', 'none', '--checkpoint_ratio', '1', '--use_validation', '0')
+
+
+def _state(trainer):
+    gan = trainer.gan
+    return [np.array(v) for v in gan.generator.variables + gan.discriminator.variables
+            + gan.g_optimizer.variables + gan.d_optimizer.variables]
+
+
+def test_two_epochs_equal_one_then_resume_one(synthetic_root, tmp_path):
+    straight = train(training_args(synthetic_root, tmp_path / 'a', *FLAGS, '--number_of_epochs', '2'))
+    train(training_args(synthetic_root, tmp_path / 'b', *FLAGS, '--number_of_epochs', '1'))
+    resumed = train(training_args(synthetic_root, tmp_path / 'b', *FLAGS, '--number_of_epochs', '2', '--resume'))
+    assert resumed.first_epoch == 1
+    assert int(resumed.gan.g_optimizer.iterations) == 2
+    for a, b in zip(_state(straight), _state(resumed)):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    with open(tmp_path / 'b' / 'logs' / 'training_log.csv') as f:
+        assert [row['epoch'] for row in csv.DictReader(f)] == ['0', '1']
+
+
+def test_training_ratio_two_updates_the_discriminator_twice_per_step(synthetic_root, tmp_path):
+    args = training_args(synthetic_root, tmp_path, '--warp_skip', 'none', '--training_ratio', '2',
+                         '--batches_per_epoch', '2')
+    trainer = Trainer(make_gan(args), PoseHMDataset.from_args(args), args)
+    values = trainer.train_epoch(0)
+    assert int(trainer.gan.d_optimizer.iterations) == 4 and int(trainer.gan.g_optimizer.iterations) == 2
+    assert all(np.isfinite(v) for v in values.values())
+
+
+def test_nan_loss_stops_naming_the_term_and_keeps_the_checkpoint(synthetic_root, tmp_path):
+    train(training_args(synthetic_root, tmp_path, *FLAGS))
+    pointer = checkpoints.read_pointer(str(tmp_path / 'checkpoints'))
+    bad = training_args(synthetic_root, tmp_path, *FLAGS, '--number_of_epochs', '2', '--resume',
+                        '--l1_penalty_weight', 'nan')
+    with pytest.raises(NonFiniteLossError, match=r'G_l1 is nan at epoch 1, step 0 \(generator update\)'):
+        train(bad)
+    assert checkpoints.read_pointer(str(tmp_path / 'checkpoints')) == pointer
+    good = training_args(synthetic_root, tmp_path, *FLAGS, '--number_of_epochs', '2', '--resume')
+    trainer = Trainer(make_gan(good), PoseHMDataset.from_args(good), good)
+    trainer.restore()
+    assert all(np.isfinite(v).all() for v in _state(trainer))
+
+
+def test_a_save_interrupted_at_any_point_leaves_the_previous_state(synthetic_root, tmp_path, monkeypatch):
+    args = training_args(synthetic_root, tmp_path, *FLAGS)
+    trainer = train(args)
+    saved = _state(trainer)
+    directory = args.checkpoints_dir
+
+    class Killed(Exception):
+        pass
+
+    real_replace = os.replace
+    for dying_call in (1, 2):   # 1: after the state is written, before its rename; 2: before the pointer
+        calls = []
+
+        def replace(src, dst):
+            calls.append(dst)
+            if len(calls) == dying_call:
+                raise Killed(dst)
+            return real_replace(src, dst)
+        trainer.gan.generator.variables[0].assign(trainer.gan.generator.variables[0] + 1.0)
+        monkeypatch.setattr(checkpoints.os, 'replace', replace)
+        with pytest.raises(Killed):
+            checkpoints.save_resume_state(trainer.resume_checkpoint, directory, 2, {'seed': 0})
+        monkeypatch.setattr(checkpoints.os, 'replace', real_replace)
+        assert checkpoints.read_pointer(directory)['next_epoch'] == 1
+        fresh = Trainer(make_gan(args), PoseHMDataset.from_args(args), args)
+        fresh.restore()
+        for a, b in zip(saved, _state(fresh)):
+            np.testing.assert_array_equal(a, b)
+
+
+KILLED_WRITER = textwrap.dedent('''
+    import sys
+    sys.path.insert(0, {root!r})
+    import cmd
+    import keras
+    from gan import checkpoints
+    inputs = keras.Input((64,))
+    model = keras.Model(inputs, keras.layers.Dense(2048)(inputs))
+    optimizer = keras.optimizers.Adam()
+    optimizer.build(model.trainable_variables)
+    checkpoint = checkpoints.make_resume_checkpoint(model, model, optimizer, optimizer)
+    epoch = 0
+    while True:
+        epoch += 1
+        model.layers[1].kernel.assign(model.layers[1].kernel * 0 + epoch)
+        checkpoints.save_resume_state(checkpoint, {directory!r}, epoch, {{'seed': 0}})
+        print(epoch, flush=True)
+''')
+
+
+def test_sigkill_while_writing_leaves_a_loadable_state(tmp_path):
+    directory = str(tmp_path / 'checkpoints')
+    script = tmp_path / 'writer.py'
+    script.write_text(KILLED_WRITER.format(root=ROOT, directory=directory))
+    child = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             cwd=ROOT)
+    try:
+        assert child.stdout.readline()            # one state written
+        while child.stdout.readline().strip() in (b'1',):
+            pass                                  # a few more, then kill mid-write
+        time.sleep(0.05)
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    import keras
+    inputs = keras.Input((64,))
+    model = keras.Model(inputs, keras.layers.Dense(2048)(inputs))
+    optimizer = keras.optimizers.Adam()
+    optimizer.build(model.trainable_variables)
+    checkpoint = checkpoints.make_resume_checkpoint(model, model, optimizer, optimizer)
+    pointer = checkpoints.restore_resume_state(checkpoint, directory)
+    kernel = np.array(model.layers[1].kernel)
+    assert pointer['next_epoch'] >= 2
+    assert np.all(kernel == kernel.flat[0]) and kernel.flat[0] == pointer['next_epoch']
+
+
+def test_train_py_end_to_end(synthetic_root, tmp_path):
+    out = tmp_path / 'run'
+    command = [sys.executable, 'train.py', '--dataset', 'synthetic', '--data_root', synthetic_root,
+               '--output_dir', str(out / 'samples'), '--checkpoints_dir', str(out / 'checkpoints'),
+               '--log_dir', str(out / 'logs'), '--warp_skip', 'mask', '--l1_penalty_weight', '0.01',
+               '--nn_loss_area_size', '3', '--batch_size', '2', '--number_of_epochs', '2',
+               '--batches_per_epoch', '1', '--checkpoint_ratio', '2', '--width_factor', '0.0625']
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'nn_loss_area_size: 3' in result.stdout and '[default: 1]' in result.stdout
+    assert json.load(open(out / 'checkpoints' / 'options.json'))['warp_skip'] == 'mask'
+    sheet = np.asarray(Image.open(out / 'samples' / 'epoch_001.png'))
+    assert sheet.shape == (2 * 128, 4 * 64, 3) and sheet.std() > 0
+    assert os.path.exists(out / 'samples' / 'epoch_000.png')
+    for part in ('generator', 'discriminator'):
+        assert os.path.getsize(out / 'checkpoints' / ('epoch_001_%s.weights.h5' % part)) > 0
+        assert not os.path.exists(out / 'checkpoints' / ('epoch_000_%s.weights.h5' % part))
+    with open(out / 'logs' / 'training_log.csv') as f:
+        rows = list(csv.DictReader(f))
+    assert [row['epoch'] for row in rows] == ['0', '1']
+    assert np.isfinite(float(rows[0]['G_nn'])) and rows[1]['val_G_total'] != ''
+    curves = Image.open(out / 'logs' / 'loss_curves.png')
+    assert curves.format == 'PNG' and curves.size[0] > 100
+    assert os.listdir(out / 'logs' / 'tensorboard')
+    assert json.load(open(out / 'checkpoints' / 'resume.json'))['next_epoch'] == 2
+
+    from gan.trainer import make_gan as build
+    import cmd
+    args = cmd.parse_args(command[2:] + ['--generator_checkpoint',
+                                         str(out / 'checkpoints' / 'epoch_001_generator.weights.h5')])
+    build(args)   # the weight file loads into the generator of the same flags
