@@ -1,0 +1,241 @@
+"""Tests a generator checkpoint (SPEC section 7): generates every test pair, saves one PNG per pair
+(source, target, generated side by side, named ``<from>_<to>.png``) and computes the scores:
+Inception Score, SSIM, L1, their masked variants (both images times the body mask of the target
+keypoints), masked L1 and FID (generated against target images). Prints the reference's summary
+line and writes every score, the flags and the checkpoint to ``scores.json`` beside the images.
+
+    python test.py --generator_checkpoint output/checkpoints/generator.weights.h5 --dataset market --warp_skip mask
+    python test.py --load_generated_images 1 --generated_images_dir output/generated_images --dataset market
+
+Scores that need Inception are skipped (and said so) when no Inception weights are found;
+the DS score comes from ssd_score/compute_ssd_score.py.
+"""
+import cmd  # first: see cmd.py
+
+import json
+import os
+import sys
+import time
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+import pose_utils
+from gan.fid import fid_from_features
+from gan.inception_score import inception_score, load_inception, missing_inception_message
+from gan.metrics import apply_masks, l1, ssim
+
+SCORES_FILE = 'scores.json'
+INCEPTION_SPLITS = 10
+SCORING_BLOCK = 100  # pairs scored together (Inception batches), so memory does not grow with the test set
+INCEPTION_SCORES = ('inception_score', 'inception_score_masked', 'fid')
+
+
+# ---- The PNG triplets ------------------------------------------------------------------------
+
+def triplet_name(from_name, to_name):
+    return '%s_%s.png' % (from_name, to_name)
+
+
+def save_triplet(folder, from_name, to_name, source, target, generated):
+    """Writes source | target | generated as one PNG, atomically."""
+    path = os.path.join(folder, triplet_name(from_name, to_name))
+    tmp_path = path + '.tmp'
+    Image.fromarray(np.concatenate([source, target, generated], axis=1)).save(tmp_path, format='PNG')
+    os.replace(tmp_path, path)
+
+
+def load_triplet(path, image_size):
+    """(source, target, generated) uint8 images of a PNG written by ``save_triplet``."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError('%s is missing (generate the images first, without --load_generated_images)' % path)
+    image = np.asarray(Image.open(path))
+    height, width = image_size
+    if image.ndim != 3 or image.shape[:2] != (height, 3 * width) or image.shape[2] not in (3, 4):
+        raise ValueError('%s is %s, expected %dx%d RGB (three %dx%d images side by side; check --dataset)'
+                         % (path, image.shape, height, 3 * width, height, width))
+    image = image[..., :3]
+    return image[:, :width], image[:, width:2 * width], image[:, 2 * width:]
+
+
+# ---- Scores ----------------------------------------------------------------------------------
+
+class PairScores:
+    """Accumulates the per-pair scores and the Inception outputs block by block."""
+
+    def __init__(self, image_size, target_keypoints, inception=None):
+        self.image_size = tuple(image_size)
+        self.target_keypoints = target_keypoints  # name -> (18, 2)
+        self.inception = inception
+        self.per_pair = {name: [] for name in ('ssim', 'ssim_masked', 'l1', 'l1_masked')}
+        self.outputs = {name: [] for name in ('probabilities', 'probabilities_masked',
+                                              'features', 'target_features')}
+
+    def add(self, pairs, targets, generated):
+        masks = [pose_utils.produce_ma_mask(self.target_keypoints[to], self.image_size) for _, to in pairs]
+        masked_targets, masked_generated = apply_masks(targets, masks), apply_masks(generated, masks)
+        for name, score in (('ssim', ssim), ('l1', l1)):
+            self.per_pair[name] += [score(t, g) for t, g in zip(targets, generated)]
+            self.per_pair[name + '_masked'] += [score(t, g) for t, g in zip(masked_targets, masked_generated)]
+        if self.inception is not None:
+            probabilities, features = self.inception.predict(generated, progress=False)
+            self.outputs['probabilities'].append(probabilities)
+            self.outputs['features'].append(features)
+            self.outputs['probabilities_masked'].append(
+                self.inception.predict(masked_generated, want_features=False, progress=False)[0])
+            self.outputs['target_features'].append(self.inception.predict(targets, progress=False)[1])
+
+    def result(self):
+        """Every score: means over the pairs, IS as [mean, std] over min(10, N) splits."""
+        count = len(self.per_pair['ssim'])
+        if count == 0:
+            raise ValueError('no pairs to score')
+        scores = {name: float(np.mean(values)) for name, values in self.per_pair.items()}
+        if self.inception is not None:
+            outputs = {name: np.concatenate(values) for name, values in self.outputs.items()}
+            splits = min(INCEPTION_SPLITS, count)
+            scores['inception_score'] = list(inception_score(outputs['probabilities'], splits))
+            scores['inception_score_masked'] = list(inception_score(outputs['probabilities_masked'], splits))
+            scores['inception_splits'] = splits
+            scores['fid'] = fid_from_features(outputs['features'], outputs['target_features']) \
+                if count >= 2 else None
+        return scores
+
+
+def score_generated_images(pairs, target_images, generated_images, target_keypoints, image_size, inception=None):
+    """All scores of in-memory images: pairs [(from, to)], uint8 target and generated images,
+    target_keypoints {name: (18, 2)}; the Inception scores only with an ``inception`` model."""
+    scorer = PairScores(image_size, target_keypoints, inception)
+    for start in range(0, len(pairs), SCORING_BLOCK):
+        block = slice(start, start + SCORING_BLOCK)
+        scorer.add(pairs[block], target_images[block], generated_images[block])
+    return scorer.result()
+
+
+# ---- Generating or reading the triplets ------------------------------------------------------
+
+def generated_batches(args, pairs):
+    """(pairs, sources, targets, generated) per batch, from the generator of the flags and
+    --generator_checkpoint; saves each pair's PNG."""
+    import tensorflow as tf
+    import conv_layers
+    from pose_dataset import PoseHMDataset
+    generator = conv_layers.make_generator(args.image_size, args.use_input_pose, args.warp_skip, args.disc_type,
+                                           args.warp_agg, args.use_bg, args.pose_rep_type, args.width_factor)
+    conv_layers.load_weights(generator, args.generator_checkpoint)
+    input_names = list(generator.input)
+    # Dropout stays on with --use_dropout_test 1 (the reference's learning phase 1).
+    generate = tf.function(lambda inputs: generator(inputs, training=args.use_dropout_test))
+    dataset = PoseHMDataset.from_args(args)
+    os.makedirs(args.generated_images_dir, exist_ok=True)
+    for names, batch in dataset.test_batches(args.batch_size):
+        output = generate({name: batch[name] for name in input_names})
+        sources = [pose_utils.deprocess_image(image) for image in batch['source_image']]
+        targets = [pose_utils.deprocess_image(image) for image in batch['target_image']]
+        generated = [pose_utils.deprocess_image(image) for image in np.asarray(output)]
+        for (from_name, to_name), source, target, image in zip(names, sources, targets, generated):
+            save_triplet(args.generated_images_dir, from_name, to_name, source, target, image)
+        yield names, sources, targets, generated
+
+
+def loaded_batches(args, pairs):
+    """The same from the PNGs in --generated_images_dir, in pairs-file order."""
+    for start in range(0, len(pairs), args.batch_size):
+        names = pairs[start:start + args.batch_size]
+        triplets = [load_triplet(os.path.join(args.generated_images_dir, triplet_name(*pair)), args.image_size)
+                    for pair in names]
+        yield names, [t[0] for t in triplets], [t[1] for t in triplets], [t[2] for t in triplets]
+
+
+def find_inception(args):
+    """The Inception model, or None (with the reason) when no weights are found. Weights or a graph
+    named by a flag must exist."""
+    try:
+        return load_inception(args.inception_weights, args.inception_graph), None
+    except FileNotFoundError:
+        if args.inception_weights or args.inception_graph:
+            raise
+        return None, missing_inception_message()
+
+
+def evaluate(args):
+    """Generates (or reads) every test pair and scores them; returns the dict written to scores.json."""
+    pairs = pose_utils.load_pairs(args.pairs_file_test)
+    if not pairs:
+        raise ValueError('%s holds no test pairs' % args.pairs_file_test)
+    target_keypoints = pose_utils.load_annotations(args.annotations_file_test)
+    inception, skipped_because = find_inception(args)
+    if inception is None:
+        print('Skipping %s: %s' % (', '.join(INCEPTION_SCORES), skipped_because))
+    scorer = PairScores(args.image_size, target_keypoints, inception)
+    batches = loaded_batches(args, pairs) if args.load_generated_images else generated_batches(args, pairs)
+    print(('Loading images from %s...' if args.load_generated_images else 'Generate images to %s...')
+          % args.generated_images_dir)
+    started, scoring_seconds = time.time(), 0.0
+    block = [[], [], []]
+    with tqdm(total=len(pairs), unit='pair') as progress:
+        for names, _, targets, generated in batches:
+            for part, values in zip(block, (names, targets, generated)):
+                part.extend(values)
+            progress.update(len(names))
+            if len(block[0]) >= SCORING_BLOCK or progress.n >= len(pairs):
+                scoring_started = time.time()
+                scorer.add(*block)
+                scoring_seconds += time.time() - scoring_started
+                block = [[], [], []]
+    if block[0]:
+        scorer.add(*block)
+    scores = scorer.result()
+    report = {'scores': scores, 'pairs': len(pairs), 'seconds': round(time.time() - started, 1),
+              'scoring_seconds': round(scoring_seconds, 1),
+              'skipped': {name: skipped_because for name in INCEPTION_SCORES} if inception is None else {},
+              'inception_model': getattr(inception, 'graph_path', getattr(inception, 'weights_path', None)),
+              'generator_checkpoint': None if args.load_generated_images else os.path.abspath(args.generator_checkpoint),
+              'flags': {k: v for k, v in vars(args).items() if not k.startswith('_')}}
+    write_json(os.path.join(args.generated_images_dir, SCORES_FILE), report)
+    print(summary_line(scores))
+    return report
+
+
+def summary_line(scores):
+    """The reference's closing line, plus the scores it did not have."""
+    def shown(name):
+        value = scores.get(name)
+        return 'skipped' if value is None else (tuple(value) if isinstance(value, list) else value)
+    return ('Inception score = %s, masked = %s; SSIM score = %s, masked = %s; l1 score = %s\n'
+            'masked l1 score = %s; FID = %s'
+            % (shown('inception_score'), shown('inception_score_masked'), shown('ssim'), shown('ssim_masked'),
+               shown('l1'), shown('l1_masked'), shown('fid')))
+
+
+def write_json(path, content):
+    tmp_path = path + '.tmp'
+    with open(tmp_path, 'w') as f:
+        json.dump(content, f, indent=2, sort_keys=True, default=str)
+    os.replace(tmp_path, path)
+
+
+def parse_args(argv=None):
+    parser = cmd.train_parser()
+    args = cmd.add_dataset_paths(parser.parse_args(argv))
+    cmd.validate_training_args(args, parser)
+    if not args.load_generated_images and args.generator_checkpoint is None:
+        parser.error('--generator_checkpoint is required (unless --load_generated_images 1)')
+    if args.load_generated_images and not os.path.isdir(args.generated_images_dir):
+        parser.error('--generated_images_dir %s does not exist (nothing to load)' % args.generated_images_dir)
+    cmd.ensure_synthetic_dataset(args)
+    needed = ('annotations', 'pairs') if args.load_generated_images else ('images', 'annotations', 'pairs')
+    cmd.check_dataset_files(args, parser, needed)
+    return args
+
+
+def main(argv=None):
+    return evaluate(parse_args(argv))
+
+
+if __name__ == '__main__':
+    try:
+        main()
+    except (FileNotFoundError, ValueError) as error:
+        sys.exit('test.py: error: %s' % error)
