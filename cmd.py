@@ -291,6 +291,8 @@ def synthetic_parser():
     parser.add_argument('--train_identities', default=200, type=_positive_int, help='Persons in the train split.')
     parser.add_argument('--test_identities', default=100, type=_positive_int, help='Persons in the test split.')
     parser.add_argument('--images_per_identity', default=8, type=_positive_int, help='Poses drawn per person.')
+    parser.add_argument('--test_pairs', default=1000, type=_positive_int,
+                        help='Held-out pairs sampled for the test pair list (seed 0).')
     parser.add_argument('--seed', default=0, type=int, help='Seed: the same seed gives the same files.')
     parser.add_argument('--force', action='store_true', help='Rebuild even when the dataset exists.')
     return parser

@@ -1,9 +1,4 @@
-import os
-import sys
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import cmd  # noqa: E402  (first, see cmd.py)
-
-__doc__ = """Horizontal-flip augmentation of the training split (SPEC section 3).
+"""Horizontal-flip augmentation of the training split (SPEC section 3).
 
 For every training image NAME.jpg of the train annotation CSV, writes NAMEr.jpg (mirrored left to
 right) beside it and appends its keypoints to the train annotation CSV: x' = W-1-x for present
@@ -11,6 +6,11 @@ points, and the right/left labels swapped (Rsho <-> Lsho, ..., Reye <-> Leye, Re
 Safe to re-run: flips already written are not redone and names already annotated not repeated; the
 images and the CSV are written atomically, the CSV once at the end.
 """
+import os
+import sys
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import cmd  # noqa: E402  (first, see cmd.py)
+
 import numpy as np  # noqa: E402
 
 import pose_utils  # noqa: E402

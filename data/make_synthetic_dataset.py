@@ -1,8 +1,3 @@
-import os
-import sys
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import cmd  # noqa: E402  (first, see cmd.py)
-
 """Builds the built-in synthetic pose-transfer dataset (``synthetic``: 128x64, ``synthetic256``: 256x256).
 
 Clothed articulated figures (data/synthetic_figures.py) in many poses and views, several images per
@@ -14,6 +9,11 @@ moved into place at the end, pair files last, so an interrupted build never look
 
     python data/make_synthetic_dataset.py [--dataset synthetic256] [--data_root data] [--force]
 """
+import os
+import sys
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import cmd  # noqa: E402  (first, see cmd.py)
+
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -70,7 +70,7 @@ def write_split(folder, persons, images_per_identity, image_size, seed):
     return annotations
 
 
-def build(root, dataset, train_identities, test_identities, images_per_identity, seed):
+def build(root, dataset, train_identities, test_identities, images_per_identity, seed, test_pairs=1000):
     """Writes the whole dataset under ``root``; returns (train pairs, test pairs)."""
     image_size = cmd.IMAGE_SIZES[dataset]
     persons = {'train': range(1, train_identities + 1),
@@ -79,7 +79,7 @@ def build(root, dataset, train_identities, test_identities, images_per_identity,
         annotations = write_split(os.path.join(root, dataset + '-dataset', split), split_persons,
                                   images_per_identity, image_size, seed)
         pose_utils.save_annotations(os.path.join(root, '%s-annotation-%s.csv' % (dataset, split)), annotations)
-    return create_pairs_dataset.write_pairs_files(root, dataset)
+    return create_pairs_dataset.write_pairs_files(root, dataset, images_for_test=test_pairs)
 
 
 def _remove(path):
@@ -100,9 +100,12 @@ def install(build_root, data_root, dataset):
 
 
 def ensure_synthetic_dataset(data_root='data', dataset='synthetic', train_identities=200, test_identities=100,
-                             images_per_identity=8, seed=0, force=False):
+                             images_per_identity=8, seed=0, force=False, test_pairs=1000):
     """Builds the synthetic dataset under ``data_root`` unless it is already complete (then a fast no-op,
-    whatever the other arguments; ``force`` rebuilds). Returns True when it built."""
+    whatever the other arguments; ``force`` rebuilds). Returns True when it built.
+
+    ``test_pairs`` held-out pairs are sampled as create_pairs_dataset.py samples Market's 12,000: enough
+    for stable scores, few enough that validation and test.py take minutes on a CPU."""
     if dataset not in cmd.SYNTHETIC_DATASETS:
         raise ValueError('--dataset %s is not a synthetic dataset (%s)' % (dataset, ', '.join(cmd.SYNTHETIC_DATASETS)))
     if train_identities + test_identities > 9999:
@@ -115,7 +118,7 @@ def ensure_synthetic_dataset(data_root='data', dataset='synthetic', train_identi
     os.makedirs(data_root, exist_ok=True)
     build_root = tempfile.mkdtemp(prefix='.%s-building-' % dataset, dir=data_root)
     try:
-        build(build_root, dataset, train_identities, test_identities, images_per_identity, seed)
+        build(build_root, dataset, train_identities, test_identities, images_per_identity, seed, test_pairs)
         install(build_root, data_root, dataset)
     finally:
         shutil.rmtree(build_root, ignore_errors=True)
@@ -127,7 +130,8 @@ def main(argv=None):
     start = time.time()
     try:
         built = ensure_synthetic_dataset(args.data_root, args.dataset, args.train_identities, args.test_identities,
-                                         args.images_per_identity, args.seed, args.force)
+                                         args.images_per_identity, args.seed, args.force,
+                                         args.test_pairs)
     except (ValueError, OSError) as error:
         print('make_synthetic_dataset.py: error: %s' % error, file=sys.stderr)
         return 1

@@ -1,9 +1,4 @@
-import os
-import sys
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import cmd  # noqa: E402  (first, see cmd.py)
-
-__doc__ = """Makes fasion128 (128x64) from fasion (256x256) (SPEC section 3).
+"""Makes fasion128 (128x64) from fasion (256x256) (SPEC section 3).
 
 Each image loses 40 px on the left and right (256x176) and is resized to 128x64 (bilinear, no
 anti-aliasing, truncated to uint8, as the reference's skimage call). Keypoints map as
@@ -12,6 +7,11 @@ y' = int(y*128/256), x' = int((x-40)*64/176); -1 stays -1. A point in the croppe
 negative numbers, which later code would misread (README, "Deliberate differences").
 Images already resized are skipped; every file is written atomically.
 """
+import os
+import sys
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import cmd  # noqa: E402  (first, see cmd.py)
+
 import numpy as np  # noqa: E402
 import skimage.transform  # noqa: E402
 

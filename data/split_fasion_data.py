@@ -1,9 +1,4 @@
-import os
-import sys
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import cmd  # noqa: E402  (first, see cmd.py)
-
-__doc__ = """Flattens the raw DeepFashion tree into fasion-dataset/{train,test} (SPEC section 3).
+"""Flattens the raw DeepFashion tree into fasion-dataset/{train,test} (SPEC section 3).
 
 The raw tree is RAW/{MEN,WOMEN}/<Category>/id_<digits>/<nn>_<view>.jpg. The flat name joins
 ``fasion`` + gender + category without underscores + ``id`` + digits + the file's leading number,
@@ -13,6 +8,11 @@ The existing annotation CSVs decide the split: an image goes to test or train by
 flat name; images that neither lists are not copied. Files already copied are skipped, and each copy
 is written to NAME.tmp then renamed, so a stopped run resumes.
 """
+import os
+import sys
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import cmd  # noqa: E402  (first, see cmd.py)
+
 import re  # noqa: E402
 import shutil  # noqa: E402
 
