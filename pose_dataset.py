@@ -4,11 +4,12 @@ Batches are dicts keyed by the model input names of TEAM.md ('source_image', 'so
 'target_pose', 'background', 'transforms', 'masks', 'source_keypoints', 'target_keypoints') plus
 'target_image'; a model takes ``{k: batch[k] for k in its input names}``.
 
-Pose maps are computed from the keypoints on the fly (``--cache_pose_rep`` is accepted but nothing is
-cached): an ``hm`` map is 18 Gaussians, a few TensorFlow ops per image inside the tf.data map, far
-cheaper than reading the reference's cached 128x64x18 float32 maps (590 KB per image, 18 GB for
-Market) back from disk. Part transforms and masks come from pose_transform's numpy functions, run in
-parallel inside the same map.
+The tf.data pipeline (gan/dataset.py) decodes the images pair by pair, then computes everything that
+comes from keypoints on whole batches: ``hm`` pose maps as separable Gaussians in TF ops, part
+transforms and mask row intervals in one vectorised numpy call per batch
+(pose_transform.affine_transforms_batch, pose_masks_batch), the masks passed as bool and made float32
+in TF. Nothing is cached (``--cache_pose_rep`` is accepted): a map costs less to compute than the
+reference's cached 128x64x18 float32 maps (590 KB per image, 18 GB for Market) cost to read back.
 """
 import os
 
@@ -82,14 +83,14 @@ def make_pair_inputs(source_image, source_kp, target_kp, image_size, pose_rep_ty
 # ---- TensorFlow versions of the per-pair work (inside tf.data) -------------------------------------
 
 def heatmaps_tf(kp, image_size, sigma=HM_SIGMA):
-    """(H, W, 18) float32 ``hm`` map of (18, 2) keypoints, as pose_utils.cords_to_map, in TF ops."""
+    """(..., H, W, 18) float32 ``hm`` maps of (..., 18, 2) keypoints, as pose_utils.cords_to_map, in TF ops."""
     kp = tf.cast(kp, tf.float32)
     height, width = image_size
-    present = tf.cast(tf.reduce_all(kp != pose_utils.MISSING_VALUE, axis=-1), tf.float32)   # (18,)
+    present = tf.cast(tf.reduce_all(kp != pose_utils.MISSING_VALUE, axis=-1), tf.float32)   # (..., 18)
     # exp(-(dy^2 + dx^2)/2s^2) = row factor * column factor: two small exps instead of H*W*18.
-    rows = tf.exp(-tf.square(tf.range(height, dtype=tf.float32)[:, None] - kp[None, :, 0]) / (2.0 * sigma ** 2))
-    cols = tf.exp(-tf.square(tf.range(width, dtype=tf.float32)[:, None] - kp[None, :, 1]) / (2.0 * sigma ** 2))
-    return (rows * present)[:, None, :] * cols[None, :, :]
+    rows = tf.exp(-tf.square(tf.range(height, dtype=tf.float32)[:, None] - kp[..., None, :, 0]) / (2.0 * sigma ** 2))
+    cols = tf.exp(-tf.square(tf.range(width, dtype=tf.float32)[:, None] - kp[..., None, :, 1]) / (2.0 * sigma ** 2))
+    return (rows * present[..., None, :])[..., :, None, :] * cols[..., None, :, :]
 
 
 def _read_image_tf(path, image_size):
@@ -188,31 +189,8 @@ class PoseHMDataset(PairDataset):
     def number_of_pairs(self, split):
         return len(self.pairs[split])
 
-    # ---- the per-pair map ------------------------------------------------------------------
-    def _pose_tf(self, kp):
-        if self.pose_rep_type == 'hm':
-            return heatmaps_tf(kp, self.image_size)
-        stickman = tf.numpy_function(lambda k: pose_transform.make_stickman(k, self.image_size), [kp], tf.float32)
-        return tf.ensure_shape(stickman, self.image_size + (3,))
-
-    def _warp_tf(self, source_kp, target_kp):
-        if self.warp_skip == 'stn':
-            return {'source_keypoints': tf.cast(source_kp, tf.float32),
-                    'target_keypoints': tf.cast(target_kp, tf.float32)}
-        if self.warp_skip == 'none':
-            return {}
-        names = ['transforms', 'masks'] if self.warp_skip == 'mask' else ['transforms']
-
-        def compute(src, tgt):
-            values = warp_inputs(src, tgt, self.image_size, self.warp_skip)
-            return [values[name].astype(np.float32) for name in names]
-
-        values = tf.numpy_function(compute, [source_kp, target_kp], [tf.float32] * len(names))
-        parts = pose_transform.NUMBER_OF_PARTS if self.warp_skip == 'mask' else 1
-        shapes = {'transforms': (parts, 8), 'masks': (parts,) + self.image_size}
-        return {name: tf.ensure_shape(value, shapes[name]) for name, value in zip(names, values)}
-
-    def _element_fn(self, split):
+    # ---- the per-pair map (files) and the per-batch map (everything from keypoints) -------------
+    def _pair_fn(self, split):
         pairs = tf.constant(self.pair_index[split])
         keypoints = tf.constant(self.keypoints)
         paths = tf.constant(self.image_paths or [''])
@@ -221,17 +199,52 @@ class PoseHMDataset(PairDataset):
 
         def load(pair_id):
             source, target = pairs[pair_id][0], pairs[pair_id][1]
-            source_kp, target_kp = keypoints[source], keypoints[target]
-            batch = {'source_image': _read_image_tf(paths[source], image_size),
-                     'target_image': _read_image_tf(paths[target], image_size),
-                     'target_pose': self._pose_tf(target_kp)}
-            if self.use_input_pose:
-                batch['source_pose'] = self._pose_tf(source_kp)
+            pair = {'source_image': _read_image_tf(paths[source], image_size),
+                    'target_image': _read_image_tf(paths[target], image_size),
+                    'source_keypoints': keypoints[source], 'target_keypoints': keypoints[target]}
             if self.use_bg:
-                batch['background'] = _read_image_tf(backgrounds[target], image_size)
-            batch.update(self._warp_tf(source_kp, target_kp))
-            return batch
+                pair['background'] = _read_image_tf(backgrounds[target], image_size)
+            return pair
         return load
+
+    def _pose_batch_tf(self, kp):
+        if self.pose_rep_type == 'hm':
+            return heatmaps_tf(kp, self.image_size)
+
+        def stickmen(kp_batch):
+            return np.stack([pose_transform.make_stickman(k, self.image_size) for k in kp_batch]).astype(np.float32)
+        return tf.ensure_shape(tf.numpy_function(stickmen, [kp], tf.float32), (None,) + self.image_size + (3,))
+
+    def _warp_batch_tf(self, source_kp, target_kp):
+        if self.warp_skip == 'stn':
+            return {'source_keypoints': tf.cast(source_kp, tf.float32),
+                    'target_keypoints': tf.cast(target_kp, tf.float32)}
+        if self.warp_skip == 'none':
+            return {}
+        if self.warp_skip == 'full':
+            def uniform(src, tgt):
+                return np.stack([pose_transform.estimate_uniform_transform(s, t) for s, t in zip(src, tgt)])
+            transforms = tf.numpy_function(uniform, [source_kp, target_kp], tf.float32)
+            return {'transforms': tf.ensure_shape(transforms, (None, 1, 8))}
+
+        def transforms_and_masks(src, tgt):
+            return (pose_transform.affine_transforms_batch(src, tgt),
+                    pose_transform.pose_masks_batch(tgt, self.image_size, dtype=bool))
+        transforms, masks = tf.numpy_function(transforms_and_masks, [source_kp, target_kp], [tf.float32, tf.bool])
+        parts = pose_transform.NUMBER_OF_PARTS
+        return {'transforms': tf.ensure_shape(transforms, (None, parts, 8)),
+                'masks': tf.cast(tf.ensure_shape(masks, (None, parts) + self.image_size), tf.float32)}
+
+    def _batch_fn(self, split):
+        def compute(pairs):
+            batch = dict(pairs)
+            source_kp, target_kp = batch.pop('source_keypoints'), batch.pop('target_keypoints')
+            batch['target_pose'] = self._pose_batch_tf(target_kp)
+            if self.use_input_pose:
+                batch['source_pose'] = self._pose_batch_tf(source_kp)
+            batch.update(self._warp_batch_tf(source_kp, target_kp))
+            return batch
+        return compute
 
     def test_batches(self, batch_size):
         """Yields (list of (from, to) names, dict of numpy arrays) over the test pairs in file order."""

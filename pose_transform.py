@@ -41,10 +41,10 @@ MIRROR_TO = np.array([KP[_mirror(to)] for _, to, _, _ in LIMBS])
 
 
 def _xy_and_present(kp):
-    """(18, 2) float (x, y) points and the (18,) bool mask of present ones, from (y, x) keypoints."""
+    """(..., 18, 2) float (x, y) points and the (..., 18) bool mask of present ones, from (y, x) keypoints."""
     kp = np.asarray(kp)
-    present = (kp[:, 0] != MISSING_VALUE) & (kp[:, 1] != MISSING_VALUE)
-    return kp[:, ::-1].astype(np.float64), present
+    present = (kp[..., 0] != MISSING_VALUE) & (kp[..., 1] != MISSING_VALUE)
+    return kp[..., ::-1].astype(np.float64), present
 
 
 def check_valid(kp):
@@ -58,10 +58,18 @@ def _require_valid(kp, role):
                          % (role, np.asarray(kp).tolist()))
 
 
+def _require_valid_batch(kp, present, role):
+    """ValueError naming the first pose of the batch whose torso is incomplete."""
+    bad = np.flatnonzero(~present[:, TORSO].all(axis=1))
+    if len(bad):
+        raise ValueError('%s pose %d of the batch lacks a torso point (Rhip, Lhip, Lsho, Rsho): %s'
+                         % (role, bad[0], np.asarray(kp)[bad[0]].tolist()))
+
+
 def torso_size(xy):
-    """st = sqrt((|Rhip-Rsho|^2 + |Lhip-Lsho|^2) / 2) (SPEC section 4)."""
-    right = np.sum((xy[KP['Rhip']] - xy[KP['Rsho']]) ** 2)
-    left = np.sum((xy[KP['Lhip']] - xy[KP['Lsho']]) ** 2)
+    """st = sqrt((|Rhip-Rsho|^2 + |Lhip-Lsho|^2) / 2) (SPEC section 4) of (..., 18, 2) (x, y) points."""
+    right = np.sum((xy[..., KP['Rhip'], :] - xy[..., KP['Rsho'], :]) ** 2, axis=-1)
+    left = np.sum((xy[..., KP['Lhip'], :] - xy[..., KP['Lsho'], :]) ** 2, axis=-1)
     return np.sqrt((right + left) / 2.0)
 
 
@@ -145,6 +153,59 @@ def _as_eight(matrices):
     return matrices.reshape(-1, 9)[:, :8].astype(np.float32)
 
 
+def _head_fit_points(src_present, tgt_present):
+    """The head part's fit points for (N, 18) presence masks: (N, 7) keypoint indices, (N, 7) bool
+    weights and (N,) whether there is a fit. The head points present in both poses in HEAD order, then
+    Lsho and Rsho (the order of the reference's point lists), then unused slots (weight 0)."""
+    shared = src_present[:, HEAD] & tgt_present[:, HEAD]                       # (N, 5)
+    shared_first = np.array(HEAD)[np.argsort(~shared, axis=1, kind='stable')]  # (N, 5)
+    count = shared.sum(axis=1, keepdims=True)                                  # (N, 1)
+    slots = np.arange(len(HEAD) + len(SHOULDERS))
+    padded = np.pad(shared_first, ((0, 0), (0, len(SHOULDERS))))
+    points = np.where(slots < count, padded, np.where(slots == count, SHOULDERS[0], SHOULDERS[1]))
+    return points, slots < count + len(SHOULDERS), count[:, 0] > 0
+
+
+def affine_transforms_batch(kp_source, kp_target):
+    """(N, 10, 8) float32: ``affine_transforms`` of N pairs, (N, 18, 2) (y, x) keypoints each, in one
+    vectorised pass (the N * 10 fits go through one batched SVD)."""
+    src, src_present = _xy_and_present(kp_source)
+    tgt, tgt_present = _xy_and_present(kp_target)
+    _require_valid_batch(kp_source, src_present, 'source')
+    _require_valid_batch(kp_target, tgt_present, 'target')
+    count = len(src)
+    pair = np.arange(count)[:, None]
+    st_src, st_tgt = torso_size(src)[:, None], torso_size(tgt)[:, None]   # (N, 1)
+
+    max_points = len(HEAD) + len(SHOULDERS)
+    fit_from = np.zeros((count, NUMBER_OF_PARTS, max_points, 2))  # target points
+    fit_to = np.zeros((count, NUMBER_OF_PARTS, max_points, 2))    # source points
+    weights = np.zeros((count, NUMBER_OF_PARTS, max_points), dtype=bool)
+    fitted = np.ones((count, NUMBER_OF_PARTS), dtype=bool)
+
+    fit_from[:, 0, :4], fit_to[:, 0, :4], weights[:, 0, :4] = tgt[:, TORSO], src[:, TORSO], True
+
+    head_points, weights[:, 1], fitted[:, 1] = _head_fit_points(src_present, tgt_present)
+    fit_from[:, 1], fit_to[:, 1] = tgt[pair, head_points], src[pair, head_points]
+
+    # Limbs: the same limb in the source, else its mirror (R <-> L), else "no point".
+    in_target = tgt_present[:, LIMB_FROM] & tgt_present[:, LIMB_TO]           # (N, 8)
+    same_in_source = src_present[:, LIMB_FROM] & src_present[:, LIMB_TO]
+    mirror_in_source = src_present[:, MIRROR_FROM] & src_present[:, MIRROR_TO]
+    src_from = np.where(same_in_source, LIMB_FROM, MIRROR_FROM)
+    src_to = np.where(same_in_source, LIMB_TO, MIRROR_TO)
+    fitted[:, 2:] = in_target & (same_in_source | mirror_in_source)
+    fit_from[:, 2:, :4] = limb_polygon(tgt[:, LIMB_FROM], tgt[:, LIMB_TO], st_tgt, LIMB_FIT_INC_TO)
+    fit_to[:, 2:, :4] = limb_polygon(src[pair, src_from], src[pair, src_to], st_src, LIMB_FIT_INC_TO)
+    weights[:, 2:, :4] = True
+
+    matrices = np.tile(NO_POINT_TRANSFORM, (count, NUMBER_OF_PARTS, 1, 1))
+    if fitted.any():
+        matrices[fitted] = _usable_or_no_point(
+            fit_affine_batch(fit_from[fitted], fit_to[fitted], weights[fitted]))
+    return _as_eight(matrices).reshape(count, NUMBER_OF_PARTS, 8)
+
+
 def affine_transforms(kp_source, kp_target):
     """(10, 8) float32: the part transforms mapping TARGET (x, y) to SOURCE (x, y) (SPEC section 4).
 
@@ -153,40 +214,7 @@ def affine_transforms(kp_source, kp_target):
     """
     _require_valid(kp_source, 'source')
     _require_valid(kp_target, 'target')
-    src, src_present = _xy_and_present(kp_source)
-    tgt, tgt_present = _xy_and_present(kp_target)
-    st_src, st_tgt = torso_size(src), torso_size(tgt)
-
-    max_points = len(HEAD) + len(SHOULDERS)
-    fit_from = np.zeros((NUMBER_OF_PARTS, max_points, 2))  # target points
-    fit_to = np.zeros((NUMBER_OF_PARTS, max_points, 2))  # source points
-    weights = np.zeros((NUMBER_OF_PARTS, max_points), dtype=bool)
-    fitted = np.zeros(NUMBER_OF_PARTS, dtype=bool)
-
-    fit_from[0, :4], fit_to[0, :4], weights[0, :4], fitted[0] = tgt[TORSO], src[TORSO], True, True
-
-    shared_head = [i for i in HEAD if src_present[i] and tgt_present[i]]
-    if shared_head:
-        head = shared_head + SHOULDERS
-        fit_from[1, :len(head)], fit_to[1, :len(head)] = tgt[head], src[head]
-        weights[1, :len(head)], fitted[1] = True, True
-
-    # Limbs: the same limb in the source, else its mirror (R <-> L), else "no point".
-    in_target = tgt_present[LIMB_FROM] & tgt_present[LIMB_TO]
-    same_in_source = src_present[LIMB_FROM] & src_present[LIMB_TO]
-    mirror_in_source = src_present[MIRROR_FROM] & src_present[MIRROR_TO]
-    src_from = np.where(same_in_source, LIMB_FROM, MIRROR_FROM)
-    src_to = np.where(same_in_source, LIMB_TO, MIRROR_TO)
-    fitted[2:] = in_target & (same_in_source | mirror_in_source)
-    fit_from[2:, :4] = limb_polygon(tgt[LIMB_FROM], tgt[LIMB_TO], st_tgt, LIMB_FIT_INC_TO)
-    fit_to[2:, :4] = limb_polygon(src[src_from], src[src_to], st_src, LIMB_FIT_INC_TO)
-    weights[2:, :4] = True
-
-    matrices = np.tile(NO_POINT_TRANSFORM, (NUMBER_OF_PARTS, 1, 1))
-    if fitted.any():
-        matrices[fitted] = _usable_or_no_point(
-            fit_affine_batch(fit_from[fitted], fit_to[fitted], weights[fitted]))
-    return _as_eight(matrices)
+    return affine_transforms_batch(np.asarray(kp_source)[None], np.asarray(kp_target)[None])[0]
 
 
 def estimate_uniform_transform(kp_source, kp_target):
@@ -212,16 +240,36 @@ def fill_polygon(vertices, img_size):
     return fill_polygons(np.asarray(vertices)[None], img_size)[0]
 
 
+VERTEX_EPS = 1e-12  # skimage's tolerance for a pixel on a vertex
+
+
+def _points_in_polygons(vertex_rows, vertex_cols, rows, cols):
+    """skimage's point-in-polygon crossing test (O'Rourke, "Computational Geometry in C", ch. 7: a
+    pixel is inside, on an edge or on a vertex) with its floating-point operations, broadcast:
+    ``vertex_rows``/``vertex_cols`` have the vertex axis first, the rest broadcasting against the pixel
+    coordinates ``rows``/``cols``. skimage's first coordinate is the row: rows play "x" and columns "y"."""
+    on_vertex = right = left = False  # right, left: parities of the crossings
+    x1, y1 = vertex_rows[-1] - rows, vertex_cols[-1] - cols  # previous vertex - pixel
+    for vertex_row, vertex_col in zip(vertex_rows, vertex_cols):
+        x0, y0 = vertex_row - rows, vertex_col - cols
+        on_vertex = on_vertex | ((np.abs(x0) < VERTEX_EPS) & (np.abs(y0) < VERTEX_EPS))
+        with np.errstate(divide='ignore', invalid='ignore'):
+            crossing = (x0 * y1 - x1 * y0) / (y1 - y0)
+        right = right ^ (((y0 > 0) != (y1 > 0)) & (crossing > 0))
+        left = left ^ (((y0 < 0) != (y1 < 0)) & (crossing < 0))
+        x1, y1 = x0, y0
+    return on_vertex | right | left
+
+
 def fill_polygons(vertices, img_size):
-    """(P, H, W) bool: ``fill_polygon`` of each of the (P, V, 2) polygons, in one vectorised pass
-    over a window as large as the largest bounding box."""
+    """(P, H, W) bool: ``fill_polygon`` of each of the (P, V, 2) polygons (any polygon, convex or
+    not), the crossing test over a window as large as the largest bounding box."""
     height, width = img_size[:2]
     vertices = np.asarray(vertices, dtype=np.float64)
     count = len(vertices)
     masks = np.zeros((count, height, width), dtype=bool)
     if count == 0:
         return masks
-    # skimage's first coordinate is the row: rows play "x" and columns "y" in its test.
     rows_v, cols_v = vertices[..., 1], vertices[..., 0]  # (P, V)
     margin = 1e-9  # keeps pixels within skimage's vertex tolerance inside the window
     r0 = np.maximum(np.ceil(rows_v.min(axis=1) - margin), 0).astype(int)
@@ -234,22 +282,105 @@ def fill_polygons(vertices, img_size):
         return masks
     rows = (r0[:, None] + np.arange(window_h))[:, :, None].astype(np.float64)  # (P, h, 1)
     cols = (c0[:, None] + np.arange(window_w))[:, None, :].astype(np.float64)  # (P, 1, w)
-    vertex_eps = 1e-12
-    on_vertex = np.zeros((count, window_h, window_w), dtype=bool)
-    right, left = on_vertex.copy(), on_vertex.copy()  # parities of the crossings
-    x1, y1 = rows_v[:, -1, None, None] - rows, cols_v[:, -1, None, None] - cols  # previous vertex
-    for i in range(vertices.shape[1]):
-        x0, y0 = rows_v[:, i, None, None] - rows, cols_v[:, i, None, None] - cols  # vertex i - pixel
-        on_vertex |= (np.abs(x0) < vertex_eps) & (np.abs(y0) < vertex_eps)
-        with np.errstate(divide='ignore', invalid='ignore'):
-            crossing = (x0 * y1 - x1 * y0) / (y1 - y0)  # (P, h, w)
-        right ^= ((y0 > 0) != (y1 > 0)) & (crossing > 0)
-        left ^= ((y0 < 0) != (y1 < 0)) & (crossing < 0)
-        x1, y1 = x0, y0
-    inside = on_vertex | right | left  # (P, h, w)
+    inside = _points_in_polygons(rows_v.T[..., None, None], cols_v.T[..., None, None], rows, cols)  # (P, h, w)
     for p in np.flatnonzero((box_h > 0) & (box_w > 0)):
         masks[p, r0[p]:r1[p] + 1, c0[p]:c1[p] + 1] = inside[p, :box_h[p], :box_w[p]]
     return masks
+
+
+def convex_polygon_rows(vertices, img_size):
+    """(first, last) int32 (P, H): the columns [first, last] that each row of each (P, V, 2) (x, y)
+    CONVEX polygon covers (first > last: none), the pixels of ``fill_polygons``; and (P,) bool
+    ``regular``, False for the zero-area polygons whose pixels are not one interval per row.
+
+    A convex polygon covers one interval of each row, bounded by the row's crossings with the edges:
+    P*H*V numbers instead of the crossing test's P*H*W*V. Where rounding could decide, the pixels get
+    the crossing test itself: an interval end within 1e-6 of a pixel, and whole rows within 1e-4 of a
+    vertex (which covers horizontal edges and rows through a corner).
+    """
+    height, width = img_size[:2]
+    vertices = np.asarray(vertices, dtype=np.float64)
+    rows_v, cols_v = vertices[..., 1], vertices[..., 0]                      # (P, V)
+    prev_rows, prev_cols = np.roll(rows_v, 1, axis=1), np.roll(cols_v, 1, axis=1)
+    row = np.arange(height, dtype=np.float64)[None, :, None]                 # (1, H, 1)
+    spans = (rows_v[:, None] > row) != (prev_rows[:, None] > row)            # (P, H, V)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        column = prev_cols[:, None] + (row - prev_rows[:, None]) / (rows_v - prev_rows)[:, None] \
+            * (cols_v - prev_cols)[:, None]
+    low = np.min(np.where(spans, column, np.inf), axis=2)                    # (P, H)
+    high = np.max(np.where(spans, column, -np.inf), axis=2)
+    first = np.clip(np.ceil(low), 0, width).astype(np.int32)
+    last = np.clip(np.floor(high), -1, width - 1).astype(np.int32)
+    regular = np.ones(len(vertices), dtype=bool)
+
+    def crossing_test(polygons, pixel_rows, pixel_cols):
+        return _points_in_polygons(vertices[polygons, :, 1].T, vertices[polygons, :, 0].T, pixel_rows, pixel_cols)
+
+    with np.errstate(invalid='ignore'):
+        for end, bound, inward in ((low, first, 1), (high, last, -1)):
+            pixel = np.round(end)
+            p, h = np.nonzero((np.abs(end - pixel) < 1e-6) & (pixel >= 0) & (pixel < width))
+            inside = crossing_test(p, h.astype(np.float64), pixel[p, h])
+            bound[p, h] = np.where(inside, pixel[p, h], pixel[p, h] + inward)
+    p, h = np.nonzero((np.abs(rows_v[:, None, :] - row) < 1e-4).any(axis=2))  # rows near a vertex
+    if len(p):
+        columns = np.arange(width, dtype=np.float64)
+        inside = crossing_test(np.repeat(p, width), np.repeat(h, width).astype(np.float64),
+                               np.tile(columns, len(p))).reshape(len(p), width)
+        any_inside = inside.any(axis=1)
+        first[p, h] = np.where(any_inside, inside.argmax(axis=1), width)
+        last[p, h] = np.where(any_inside, width - 1 - inside[:, ::-1].argmax(axis=1), -1)
+        # A zero-area polygon along a row (a flat segment) has only its end pixels inside.
+        regular[p[inside.sum(axis=1) != np.maximum(last[p, h] - first[p, h] + 1, 0)]] = False
+    return first, last, regular
+
+
+def fill_convex_polygons(vertices, img_size):
+    """(P, H, W) bool: ``fill_polygons`` of (P, V, 2) convex polygons, from their row intervals."""
+    vertices = np.asarray(vertices, dtype=np.float64)
+    first, last, regular = convex_polygon_rows(vertices, img_size)
+    masks = rows_to_masks(first, last, img_size[1])
+    if not regular.all():
+        masks[~regular] = fill_polygons(vertices[~regular], img_size)
+    return masks
+
+
+def rows_to_masks(first, last, width):
+    """(..., H, W) bool from the (..., H) column intervals [first, last] of each row."""
+    columns = np.arange(width)
+    return (columns >= first[..., None]) & (columns <= last[..., None])
+
+
+def pose_masks_batch(kp_target, img_size, dtype=np.float32):
+    """(N, 10, H, W) ``pose_masks`` of N target poses ((N, 18, 2) (y, x)), vectorised, as ``dtype``
+    (bool keeps them 4 times smaller until they are used)."""
+    tgt, present = _xy_and_present(kp_target)
+    _require_valid_batch(kp_target, present, 'target')
+    count = len(tgt)
+    height, width = img_size[:2]
+    st = torso_size(tgt)                                                     # (N,)
+    masks = np.zeros((count, NUMBER_OF_PARTS, height, width), dtype=bool)
+    masks[:, 0] = True
+
+    head_present = present[:, HEAD]                                          # (N, 5)
+    has_head = head_present.any(axis=1)
+    # The mean of the present head points (absent ones add exact zeros), truncated as .astype(int).
+    with np.errstate(invalid='ignore', divide='ignore'):
+        centre = (tgt[:, HEAD] * head_present[..., None]).sum(axis=1) / head_present.sum(axis=1)[:, None]
+    centre = np.where(has_head[:, None], centre, 0).astype(int)              # (N, 2) (x, y)
+    border = (HEAD_BOX_HALF_SIZE * st).astype(int)[:, None]
+    x0, y0 = np.clip(centre - border, 0, [width, height]).T
+    x1, y1 = np.clip(centre + border, 0, [width, height]).T
+    in_rows = (np.arange(height) >= y0[:, None]) & (np.arange(height) < y1[:, None]) & has_head[:, None]
+    in_cols = (np.arange(width) >= x0[:, None]) & (np.arange(width) < x1[:, None])
+    masks[:, 1] = in_rows[:, :, None] & in_cols[:, None, :]
+
+    pose, limb = np.nonzero(present[:, LIMB_FROM] & present[:, LIMB_TO])
+    if len(pose):
+        polygons = limb_polygon(tgt[pose, LIMB_FROM[limb]], tgt[pose, LIMB_TO[limb]], st[pose],
+                                LIMB_MASK_INC_TO[limb])
+        masks[pose, 2 + limb] = fill_convex_polygons(polygons, img_size)
+    return masks.astype(dtype, copy=False)
 
 
 def pose_masks(kp_target, img_size):
@@ -259,22 +390,7 @@ def pose_masks(kp_target, img_size):
     present head points, clipped. Limbs: the filled target limb polygon (inc_to 0.1 upper, 0.5 lower).
     """
     _require_valid(kp_target, 'target')
-    tgt, present = _xy_and_present(kp_target)
-    height, width = img_size[:2]
-    st = torso_size(tgt)
-    masks = np.zeros((NUMBER_OF_PARTS, height, width), dtype=np.float32)
-    masks[0] = 1
-    head = [i for i in HEAD if present[i]]
-    if head:
-        centre = np.mean(tgt[head], axis=0).astype(int)
-        border = int(HEAD_BOX_HALF_SIZE * st)
-        x0, y0 = np.clip(centre - border, 0, [width, height])
-        x1, y1 = np.clip(centre + border, 0, [width, height])
-        masks[1, y0:y1, x0:x1] = 1
-    in_target = present[LIMB_FROM] & present[LIMB_TO]
-    polygons = limb_polygon(tgt[LIMB_FROM[in_target]], tgt[LIMB_TO[in_target]], st, LIMB_MASK_INC_TO[in_target])
-    masks[2:][in_target] = fill_polygons(polygons, img_size)
-    return masks
+    return pose_masks_batch(np.asarray(kp_target)[None], img_size)[0]
 
 
 STICKMAN_RIGHT = [('Rank', 'Rkne'), ('Rkne', 'Rhip'), ('Rhip', 'Rsho'), ('Rsho', 'Relb'), ('Relb', 'Rwri')]

@@ -30,8 +30,13 @@ def stream_indices(number_of_pairs, batch_size, seed, first_batch, number_of_bat
 
 
 class PairDataset:
-    """Base: subclasses give ``load_pair(pair_index_tensor, split) -> dict of tensors`` via
-    ``_element_fn(split)`` and the pair count of each split."""
+    """Base: subclasses give the per-pair work that needs files and the work done on whole batches:
+
+    ``_pair_fn(split)``: pair index (scalar int64 tensor) -> dict of tensors of that pair (decoded
+    images, keypoints); ``_batch_fn(split)``: that dict batched (leading batch axis) -> the batch dict.
+    Computing from keypoints on whole batches (pose maps, part transforms and masks) costs one call per
+    batch instead of one per pair. Both maps keep the element order (deterministic=True) whatever the
+    parallelism, so the data order is a function of (seed, batch number): exact resume."""
 
     def __init__(self, batch_size, seed=0, parallel_calls=tf.data.AUTOTUNE):
         self.batch_size = int(batch_size)
@@ -41,14 +46,18 @@ class PairDataset:
     def number_of_pairs(self, split):
         raise NotImplementedError
 
-    def _element_fn(self, split):
+    def _pair_fn(self, split):
+        raise NotImplementedError
+
+    def _batch_fn(self, split):
         raise NotImplementedError
 
     def _pipeline(self, indices, split, batch_size, drop_remainder):
         dataset = tf.data.Dataset.from_tensor_slices(np.asarray(indices, dtype=np.int64))
-        # deterministic=True keeps the element order whatever the parallelism (exact resume).
-        dataset = dataset.map(self._element_fn(split), num_parallel_calls=self.parallel_calls, deterministic=True)
-        return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+        dataset = dataset.map(self._pair_fn(split), num_parallel_calls=self.parallel_calls, deterministic=True)
+        dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+        dataset = dataset.map(self._batch_fn(split), num_parallel_calls=self.parallel_calls, deterministic=True)
+        return dataset.prefetch(tf.data.AUTOTUNE)
 
     def train_dataset(self, first_batch, number_of_batches):
         """Global batches first_batch .. first_batch + number_of_batches - 1 of the training stream."""
