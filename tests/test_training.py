@@ -37,7 +37,7 @@ def _flags(name, vgg_weights):
 
 
 def _weights(model):
-    return [np.array(v) for v in model.trainable_variables]
+    return [v.numpy() for v in model.trainable_variables]
 
 
 def _changed(before, after):

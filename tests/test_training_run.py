@@ -24,7 +24,7 @@ FLAGS = ('--warp_skip', 'none', '--checkpoint_ratio', '1', '--use_validation', '
 
 def _state(trainer):
     gan = trainer.gan
-    return [np.array(v) for v in gan.generator.variables + gan.discriminator.variables
+    return [v.numpy() for v in gan.generator.variables + gan.discriminator.variables
             + gan.g_optimizer.variables + gan.d_optimizer.variables]
 
 
@@ -134,7 +134,7 @@ def test_sigkill_while_writing_leaves_a_loadable_state(tmp_path):
     optimizer.build(model.trainable_variables)
     checkpoint = checkpoints.make_resume_checkpoint(model, model, optimizer, optimizer)
     pointer = checkpoints.restore_resume_state(checkpoint, directory)
-    kernel = np.array(model.layers[1].kernel)
+    kernel = model.layers[1].kernel.numpy()
     assert pointer['next_epoch'] >= 2
     assert np.all(kernel == kernel.flat[0]) and kernel.flat[0] == pointer['next_epoch']
 
