@@ -1,0 +1,112 @@
+"""Evaluation speed (issue #7, item 4): seconds per 1000 test pairs of test.py (generation at full
+width plus every score: IS, masked IS, FID, SSIM, masked SSIM, L1, masked L1) on this machine.
+
+test.py runs as a subprocess on N test pairs of the built-in 128x64 synthetic dataset with a randomly
+initialised full-width ``mask`` generator checkpoint and a randomly initialised Keras InceptionV3
+weights file (no ImageNet weights are shipped; the work, hence the time, is the same).
+
+    python benchmarks/evaluation.py [--quick]
+"""
+import os
+import sys
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import cmd  # noqa: E402  (first, see cmd.py)
+
+import json  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+from benchmarks import common  # noqa: E402
+
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def subset_dataset(data_root, work, pairs):
+    """A data root whose test pairs are the first ``pairs`` of the synthetic dataset's (links for the rest)."""
+    root = os.path.join(work, 'data')
+    os.makedirs(root)
+    for name in ('synthetic-dataset', 'synthetic-annotation-train.csv', 'synthetic-annotation-test.csv',
+                 'synthetic-pairs-train.csv'):
+        os.symlink(os.path.abspath(os.path.join(data_root, name)), os.path.join(root, name))
+    with open(os.path.join(data_root, 'synthetic-pairs-test.csv')) as f:
+        lines = f.readlines()[:pairs + 1]
+    with open(os.path.join(root, 'synthetic-pairs-test.csv'), 'w') as f:
+        f.writelines(lines)
+    return root, len(lines) - 1
+
+
+def random_weights(work, width_factor):
+    """Files test.py loads: a random full-width mask generator and a random InceptionV3."""
+    import keras
+    import conv_layers
+    generator = conv_layers.make_generator((128, 64), True, 'mask', 'call', 'max', False, 'hm', width_factor)
+    generator_path = os.path.join(work, 'generator.weights.h5')
+    conv_layers.save_weights(generator, generator_path)
+    inception_path = os.path.join(work, 'inception_v3.weights.h5')
+    keras.applications.InceptionV3(include_top=True, weights=None).save_weights(inception_path)
+    return generator_path, inception_path
+
+
+def run_test_py(data_root, work, pairs, generator_path, inception_path, width_factor):
+    """test.py on the first ``pairs`` test pairs: (pairs, its own 'seconds' (generation + scores), wall)."""
+    run = os.path.join(work, 'run%d' % pairs)
+    os.makedirs(run)
+    root, pairs = subset_dataset(data_root, run, pairs)
+    out = os.path.join(run, 'generated')
+    command = [sys.executable, os.path.join(REPOSITORY, 'test.py'), '--dataset', 'synthetic', '--data_root', root,
+               '--warp_skip', 'mask', '--width_factor', str(width_factor),
+               '--generator_checkpoint', generator_path, '--inception_weights', inception_path,
+               '--generated_images_dir', out, '--batch_size', '4']
+    started = time.time()
+    completed = subprocess.run(command, cwd=REPOSITORY, capture_output=True, text=True)
+    wall = time.time() - started
+    if completed.returncode != 0:
+        raise RuntimeError('test.py failed:\n%s' % (completed.stdout[-2000:] + completed.stderr[-3000:]))
+    with open(os.path.join(out, 'scores.json')) as f:
+        report = json.load(f)
+    shutil.rmtree(run)
+    return {'pairs': pairs, 'seconds': report['seconds'], 'wall_seconds': wall,
+            'scores': sorted(k for k in report['scores'] if not k.endswith('splits')), 'skipped': report.get('skipped')}
+
+
+def main(argv=None):
+    parser = common.parser('evaluation', __doc__.split('\n\n')[0])
+    parser.add_argument('--data_root', default=os.path.join(tempfile.gettempdir(), 'deformable-gan-bench'),
+                        help='Where the synthetic dataset is built (once) and read.')
+    parser.add_argument('--pairs', default=None,
+                        help='Two comma-separated test-pair counts; the time per pair is the slope between '
+                             'them, so fixed costs (tracing, model building) are not spread over too few '
+                             'pairs (default 100,300; 20,60 with --quick).')
+    parser.add_argument('--width_factor', default=1.0, type=float, help='Generator width (1 = the paper).')
+    args = parser.parse_args(argv)
+    counts = [int(v) for v in (args.pairs or ('20,60' if args.quick else '100,300')).split(',')]
+    from data.make_synthetic_dataset import ensure_synthetic_dataset
+    ensure_synthetic_dataset(args.data_root, 'synthetic')
+    results = {'machine': common.machine(), 'load_before': common.load_average(), 'runs': []}
+    with tempfile.TemporaryDirectory() as work:
+        generator_path, inception_path = random_weights(work, args.width_factor)
+        for count in counts:
+            results['runs'].append(run_test_py(args.data_root, work, count, generator_path, inception_path,
+                                               args.width_factor))
+    results['load_after'] = common.load_average()
+    first, last = results['runs'][0], results['runs'][-1]
+    slope = (last['seconds'] - first['seconds']) / (last['pairs'] - first['pairs'])
+    fixed = first['seconds'] - slope * first['pairs']
+    results.update(seconds_per_pair=slope, fixed_seconds=fixed, seconds_per_1000_pairs=fixed + 1000 * slope)
+    print(common.machine_line(results['machine']))
+    rows = [{'pairs': run['pairs'], 'width': args.width_factor, 'test.py seconds (generation + scores)': run['seconds'],
+             'process wall seconds': run['wall_seconds']} for run in results['runs']]
+    rows.append({'pairs': 1000, 'width': args.width_factor,
+                 'test.py seconds (generation + scores)': results['seconds_per_1000_pairs'],
+                 'process wall seconds': '(%.2f s per pair + %.0f s fixed)' % (slope, fixed)})
+    results['table'] = common.table(
+        rows, ['pairs', 'width', 'test.py seconds (generation + scores)', 'process wall seconds'],
+        'test.py on this CPU, scores: %s' % ', '.join(first['scores']))
+    common.write_json(args.out, results)
+    return results
+
+
+if __name__ == '__main__':
+    main()
