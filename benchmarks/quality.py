@@ -8,6 +8,8 @@ table (mean +- sample standard deviation over the seeds) and draws one sheet of 
     python benchmarks/quality.py                    # the README table: 3 configs x 2 seeds, ~20 min on 2 cores
     python benchmarks/quality.py --quick            # smoke run, 1-3 minutes (20 steps, 1 seed, width 1/8)
     python benchmarks/quality.py --steps 1200 --seeds 0,1,2 --width_factor 0.25
+    python benchmarks/quality.py --configs baseline --seeds 0 --train_flags='--gan_penalty_weight 0' \
+        --work_dir benchmarks/results/quality_l1_only --sheet benchmarks/results/quality_l1_only/sheet.png
 
 It drives the real command lines (``python data/make_synthetic_dataset.py``, ``create_pairs_dataset.py``,
 ``train.py``, ``test.py``) in subprocesses, in --work_dir (default benchmarks/results/quality,
@@ -30,6 +32,7 @@ import cmd  # noqa: E402  (first, see cmd.py)
 
 import glob  # noqa: E402
 import json  # noqa: E402
+import shlex  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
@@ -79,6 +82,9 @@ def make_parser():
     add('--sheet_pairs', type=int, default=6, help='Test pairs (rows) of the sheet.')
     add('--vgg_weights', default=None, help='VGG19 ImageNet weights for "full" (default: Keras\' cache).')
     add('--inception_weights', default=None, help='InceptionV3 weights: adds IS and FID (default: Keras\' cache).')
+    add('--train_flags', default='',
+        help='Extra train.py/test.py flags appended to every configuration\'s, e.g. '
+             '--train_flags=\'--gan_penalty_weight 0\' (an ablation: give it its own --work_dir and --sheet).')
     add('--reuse', action='store_true',
         help='Keep runs whose scores.json exists in --work_dir instead of training them again (their flags '
              'are not compared: use another --work_dir for another budget).')
@@ -95,6 +101,7 @@ def parse_args(argv=None):
                 setattr(args, name, value)
     args.seeds = [int(seed) for seed in args.seeds.split(',')]
     args.configs = args.configs.split(',')
+    args.train_flags = shlex.split(args.train_flags)
     unknown = [name for name in args.configs if name not in ('baseline', 'dsc', 'full')]
     if unknown:
         parser.error('--configs: unknown %s (choose from baseline, dsc, full)' % ', '.join(unknown))
@@ -166,7 +173,7 @@ def train_and_test(args, config, seed):
         with open(scores_path) as f:
             return json.load(f)['scores'], 0.0, 0.0
     common_flags = dataset_flags(args) + CONFIGS[config] + [
-        '--width_factor', str(args.width_factor), '--batch_size', str(args.batch_size)]
+        '--width_factor', str(args.width_factor), '--batch_size', str(args.batch_size)] + args.train_flags
     if config == 'full' and args.vgg_weights:
         common_flags += ['--vgg_weights', args.vgg_weights]
     started = time.time()
@@ -371,8 +378,9 @@ def run(args):
                   'mean_image': score_reference(args, 'mean_image', lambda source, target: mean_image)}
     sheet = draw_sheet(args, configs, args.sheet)
     rows, columns = table_rows(per_seed, references, args.seeds)
-    budget = ('%d steps, batch %d, --width_factor %g, 128x64, seeds %s, %d held-out test pairs'
-              % (args.steps, args.batch_size, args.width_factor, ','.join(map(str, args.seeds)), args.images_for_test))
+    budget = ('%d steps, batch %d, --width_factor %g, 128x64, seeds %s, %d held-out test pairs%s'
+              % (args.steps, args.batch_size, args.width_factor, ','.join(map(str, args.seeds)), args.images_for_test,
+                 ', train flags ' + ' '.join(args.train_flags) if args.train_flags else ''))
     text = common.table(rows, columns, title='Quality on the synthetic dataset (%s; mean ± std over seeds)' % budget)
     folders = {config: [os.path.join(args.work_dir, '%s_seed%d' % (config, seed), 'generated') for seed in args.seeds]
                for config in configs}

@@ -59,30 +59,51 @@ def memory_batch(args, seed=0):
     return {name: np.stack([pair[name] for pair in pairs]) for name in pairs[0]}
 
 
-def make_gan(args, implementation='keras'):
-    """gan.trainer.make_gan; ``implementation`` may name prototypes of benchmarks/fast_layers.py that
-    replace layers while the networks are built (same layers, weights and outputs): 'gemm' (decoder
-    transposed convolutions as one matrix multiply + overlap-add), 'gather' (the warp of the
-    deformable skips as gathers), e.g. 'gemm+gather'; 'keras' is conv_layers as it is."""
+# The step's layers before and after each change of issue #7, cumulatively (previous_layers.py holds
+# the replaced ones): the warp as gathers with the masks folded in, the small decoder levels' transposed
+# convolutions as one GEMM, the instance norm as one multiply-add, the warp compiled by XLA.
+IMPLEMENTATIONS = {
+    'before': (),
+    'gather': ('warp',),
+    'gemm': ('warp', 'gemm'),
+    'norm': ('warp', 'gemm', 'norm'),
+    'project': ('warp', 'gemm', 'norm', 'xla'),
+}
+
+
+def make_gan(args, implementation='project'):
+    """gan.trainer.make_gan with the layers of ``implementation`` (see IMPLEMENTATIONS; same layers,
+    weights and outputs): the replaced layers of benchmarks/previous_layers.py swapped in while the
+    networks are built."""
     import keras
+    import conv_layers
     import pose_transform
     from gan.trainer import make_gan as make
-    from benchmarks import fast_layers
-    originals = keras.layers.Conv2DTranspose, pose_transform.AffineTransformLayer
-    if 'gemm' in implementation:
-        keras.layers.Conv2DTranspose = fast_layers.GemmConv2DTranspose
-    if 'gather' in implementation:
-        pose_transform.AffineTransformLayer = fast_layers.gather_affine_transform_layer()
+    from benchmarks import previous_layers
+    if implementation not in IMPLEMENTATIONS:
+        raise ValueError('unknown implementation %r (choose from %s)' % (implementation, ', '.join(IMPLEMENTATIONS)))
+    changes = IMPLEMENTATIONS[implementation]
+    originals = (conv_layers.Conv2DTranspose, conv_layers.InstanceNormalization,
+                 pose_transform.AffineTransformLayer)
+    if 'warp' not in changes:
+        pose_transform.AffineTransformLayer = previous_layers.KernelAffineTransformLayer
+    elif 'xla' not in changes:
+        pose_transform.AffineTransformLayer = previous_layers.UncompiledAffineTransformLayer
+    if 'gemm' not in changes:
+        conv_layers.Conv2DTranspose = keras.layers.Conv2DTranspose
+    if 'norm' not in changes:
+        conv_layers.InstanceNormalization = previous_layers.TwoPassInstanceNormalization
     try:
         return make(args)
     finally:
-        keras.layers.Conv2DTranspose, pose_transform.AffineTransformLayer = originals
+        (conv_layers.Conv2DTranspose, conv_layers.InstanceNormalization,
+         pose_transform.AffineTransformLayer) = originals
 
 
-def make_step(args, transposed='keras'):
+def make_step(args, implementation='project'):
     """(gan, step function) where step(batches) runs one D update and one G update and waits for them."""
     import tensorflow as tf
-    gan = make_gan(args, transposed)
+    gan = make_gan(args, implementation)
     d_step = tf.function(gan.discriminator_train_step)
     g_step = tf.function(gan.generator_train_step)
 
@@ -93,16 +114,16 @@ def make_step(args, transposed='keras'):
     return gan, step
 
 
-def measure_step(warp_skip, steps, warmup, batch_size=4, width_factor=1.0, transposed='keras'):
+def measure_step(warp_skip, steps, warmup, batch_size=4, width_factor=1.0, implementation='project'):
     import tensorflow as tf
     args = training_args(warp_skip, batch_size, width_factor)
-    gan, step = make_step(args, transposed)
+    gan, step = make_step(args, implementation)
     batches = [{k: tf.constant(v) for k, v in memory_batch(args, seed).items()} for seed in range(3)]
     times = common.time_calls(lambda: step(*batches), steps, warmup)
     flops = common.training_step_flops(gan.generator, gan.discriminator)
     median = statistics.median(times)
     return {'warp_skip': warp_skip, 'batch_size': batch_size, 'width_factor': width_factor,
-            'transposed': transposed,
+            'implementation': implementation,
             'generator_parameters': gan.generator.count_params(),
             'discriminator_parameters': gan.discriminator.count_params(),
             'pairs_per_s': batch_size / median, 'step': common.summary(times),
@@ -160,12 +181,12 @@ def profile_generator(gan, batch, repeats):
 
 def profile_warp(gan, batch, repeats):
     """The AffineTransformLayer calls of the generator alone, forward and forward + backward, on
-    features of their real shapes; the same for the gather prototype (benchmarks/fast_layers.py),
-    with the largest difference of its outputs and input gradients from the layer's."""
+    features of their real shapes: with the kernel warp the project replaced, with the gather warp run
+    op by op (both benchmarks/previous_layers.py) and as the project runs it (XLA); the largest
+    differences of their outputs and input gradients from the kernel's."""
     import tensorflow as tf
     import pose_transform
-    from benchmarks import fast_layers
-    gather_layer = fast_layers.gather_affine_transform_layer()
+    from benchmarks import previous_layers
     rows = []
     for layer in gan.generator.layers:
         if not isinstance(layer, pose_transform.AffineTransformLayer):
@@ -175,7 +196,10 @@ def profile_warp(gan, batch, repeats):
         extra = [batch['transforms'], batch['masks']]
         row = {'layer': layer.name, 'features': 'x'.join(str(v) for v in shape[1:])}
         outputs = {}
-        for name, candidate in (('keras', layer), ('gather', gather_layer.from_config(layer.get_config()))):
+        config = layer.get_config()
+        for name, candidate in (('kernel', previous_layers.KernelAffineTransformLayer.from_config(config)),
+                                ('gather', previous_layers.UncompiledAffineTransformLayer.from_config(config)),
+                                ('xla', layer)):
             @tf.function
             def forward(candidate=candidate):
                 return tf.reduce_sum(candidate([features] + extra))
@@ -192,8 +216,9 @@ def profile_warp(gan, batch, repeats):
             row[name + '_forward_s'] = statistics.median(common.time_calls(lambda: forward().numpy(), repeats))
             row[name + '_forward_backward_s'] = statistics.median(
                 common.time_calls(lambda: [v.numpy() for v in backward()], repeats))
-        row['gather_max_difference'] = max(float(tf.reduce_max(tf.abs(a - b)))
-                                           for a, b in zip(outputs['keras'], outputs['gather']))
+        for name in ('gather', 'xla'):
+            row[name + '_output_difference'] = float(tf.reduce_max(tf.abs(outputs['kernel'][0] - outputs[name][0])))
+            row[name + '_gradient_difference'] = float(tf.reduce_max(tf.abs(outputs['kernel'][1] - outputs[name][1])))
         rows.append(row)
     return rows
 
@@ -236,10 +261,12 @@ def profile_convolutions(gan, batch_size, repeats):
 
 def profile_transposed(gan, batch_size, repeats):
     """Every decoder up-sampling (transposed conv + 1-px crop) three ways, forward + backward (weight
-    and input gradients): Keras Conv2DTranspose, the GEMM prototype, the depth_to_space prototype."""
+    and input gradients): TensorFlow's transposed convolution (Keras' Conv2DTranspose), the project's
+    GEMM (conv_layers.transposed_conv_4x4_s2, used up to GEMM_MAX_INPUT_PIXELS), depth_to_space."""
     import keras
     import tensorflow as tf
-    from benchmarks import fast_layers
+    import conv_layers
+    from benchmarks import previous_layers
     rows = []
     for layer in gan.generator.layers:
         if not isinstance(layer, keras.layers.Conv2DTranspose):
@@ -250,8 +277,8 @@ def profile_transposed(gan, batch_size, repeats):
         ways = {'keras': lambda x, k: tf.nn.conv2d_transpose(
                     x, k, (x.shape[0], 2 * x.shape[1] + 2, 2 * x.shape[2] + 2, k.shape[2]), 2,
                     padding='VALID')[:, 1:-1, 1:-1, :],
-                'gemm': fast_layers.transposed_conv_4x4_s2_crop1,
-                'depth_to_space': fast_layers.transposed_conv_depth_to_space}
+                'gemm': lambda x, k: conv_layers.transposed_conv_4x4_s2(x, k)[:, 1:-1, 1:-1, :],
+                'depth_to_space': previous_layers.transposed_conv_depth_to_space}
         row = {'layer': layer.name, 'input': 'x'.join(str(v) for v in layer.input.shape[1:]),
                'gflop_fwd': flops / 1e9}
         for name, way in ways.items():
@@ -275,7 +302,8 @@ VARIANTS = [('default', {}),
             ('oneDNN off', {'TF_ENABLE_ONEDNN_OPTS': '0'}),
             ('intra 2, inter 1', {'BENCH_INTRA': '2', 'BENCH_INTER': '1'}),
             ('intra 1, inter 2', {'BENCH_INTRA': '1', 'BENCH_INTER': '2'}),
-            ('intra 2, inter 2', {'BENCH_INTRA': '2', 'BENCH_INTER': '2'})]
+            ('intra 2, inter 2', {'BENCH_INTRA': '2', 'BENCH_INTER': '2'}),
+            ('grappler remapper off', {'BENCH_NO_REMAPPING': '1'})]
 
 
 def run_variants(steps, warmup):
@@ -283,7 +311,7 @@ def run_variants(steps, warmup):
     for name, env in VARIANTS:
         with tempfile.TemporaryDirectory() as folder:
             out = os.path.join(folder, 'variant.json')
-            command = [sys.executable, os.path.abspath(__file__), '--warp_skips', 'mask', '--transposed', 'keras',
+            command = [sys.executable, os.path.abspath(__file__), '--warp_skips', 'mask', '--implementations', 'project',
                        '--steps', str(steps),
                        '--warmup', str(warmup), '--no_matmul', '--out', out]
             subprocess.run(command, env=dict(os.environ, **env), check=True, stdout=subprocess.DEVNULL)
@@ -297,10 +325,12 @@ def run_variants(steps, warmup):
 def main(argv=None):
     parser = common.parser('train_step', __doc__.split('\n\n')[0])
     parser.add_argument('--warp_skips', default='mask,none', help='Comma-separated --warp_skip values to time.')
-    parser.add_argument('--transposed', default='keras,gather,gather+gemm',
-                        help='Implementations to time the steps with: keras (conv_layers as it is), gather '
-                             '(warp prototype), gemm (transposed-conv prototype), or both joined by +; see '
-                             'make_gan.')
+    parser.add_argument('--implementations', default='before,project',
+                        help='Comma-separated layer implementations to time the steps with: '
+                             + ', '.join(IMPLEMENTATIONS) + ' (before: as the project first was; each next one '
+                             'adds a change: the gather warp, the GEMM transposed convolution, the one-pass '
+                             'instance norm, XLA for the warp; project: as it is). The none step has no warp: '
+                             'gather is skipped there.')
     parser.add_argument('--batch_size', default=4, type=int, help='Pairs per step.')
     parser.add_argument('--width_factor', default=1.0, type=float, help='Network width (1 = the paper).')
     parser.add_argument('--steps', default=None, type=int, help='Timed steps (default 7, 3 with --quick).')
@@ -309,7 +339,7 @@ def main(argv=None):
     parser.add_argument('--variants', action='store_true', help='Also time the mask step under other settings.')
     parser.add_argument('--no_matmul', action='store_true', help='Skip the matmul yardstick (variant runs).')
     parser.add_argument('--interleave', action='store_true',
-                        help='Also time the mask step of every --transposed implementation round-robin in one process.')
+                        help='Also time the mask step of every --implementations entry round-robin in one process.')
     args = parser.parse_args(argv)
     steps = args.steps or (3 if args.quick else 7)
     warmup = 1 if args.quick else args.warmup
@@ -319,16 +349,18 @@ def main(argv=None):
         tf.config.threading.set_intra_op_parallelism_threads(int(os.environ['BENCH_INTRA']))
     if os.environ.get('BENCH_INTER'):
         tf.config.threading.set_inter_op_parallelism_threads(int(os.environ['BENCH_INTER']))
+    if os.environ.get('BENCH_NO_REMAPPING'):
+        tf.config.optimizer.set_experimental_options({'remapping': False})
 
     results = {'machine': common.machine(), 'load_before': common.load_average(), 'steps': []}
     if not args.no_matmul:
         results['matmul_before'] = common.matmul_rate(repeats=3 if args.quick else 7)
     rows = []
-    for warp_skip, transposed in [(w, t) for w in args.warp_skips.split(',') for t in args.transposed.split(',')
-                                  if w == 'mask' or 'gather' not in t]:
-        measured = measure_step(warp_skip, steps, warmup, args.batch_size, args.width_factor, transposed)
+    for warp_skip, implementation in [(w, i) for w in args.warp_skips.split(',')
+                                      for i in args.implementations.split(',') if w == 'mask' or i in ('before', 'project')]:
+        measured = measure_step(warp_skip, steps, warmup, args.batch_size, args.width_factor, implementation)
         gan, batches = measured.pop('gan'), measured.pop('batches')
-        if args.profile and warp_skip == 'mask' and transposed == 'keras':
+        if args.profile and warp_skip == 'mask' and implementation == 'project':
             repeats = 2 if args.quick else 5
             measured['profile'] = profile_generator(gan, batches[2], repeats)
             measured['warp_layers'] = profile_warp(gan, batches[2], repeats)
@@ -343,7 +375,7 @@ def main(argv=None):
     results['load_after'] = common.load_average()
 
     for measured in results['steps']:
-        rows.append({'warp_skip': measured['warp_skip'], 'layers': measured['transposed'],
+        rows.append({'warp_skip': measured['warp_skip'], 'layers': measured['implementation'],
                      'batch': measured['batch_size'],
                      'width': measured['width_factor'], 'step_median_s': measured['step']['median_s'],
                      'step_min_s': measured['step']['min_s'], 'pairs_per_s': measured['pairs_per_s'],
@@ -362,7 +394,7 @@ def main(argv=None):
         f = measured['flops']
         print('%s (%s layers): per pair G forward %.2f GFLOP (transposed %.2f), D forward %.3f GFLOP, D update %.1f, '
               'G update %.1f, step %.1f GFLOP' % (
-                  measured['warp_skip'], measured['transposed'], f['generator_forward'] / 1e9, f['generator_forward_transposed'] / 1e9,
+                  measured['warp_skip'], measured['implementation'], f['generator_forward'] / 1e9, f['generator_forward_transposed'] / 1e9,
                   f['discriminator_forward'] / 1e9, f['discriminator_update'] / 1e9,
                   f['generator_update'] / 1e9, f['step'] / 1e9))
         if 'profile' in measured:
@@ -370,16 +402,17 @@ def main(argv=None):
             print('generator alone: forward %.3f s, forward+backward %.3f s (batch %d)'
                   % (p['generator_forward_s'], p['generator_forward_backward_s'], measured['batch_size']))
             results['warp_table'] = common.table(measured['warp_layers'],
-                                                 ['layer', 'features', 'keras_forward_s', 'keras_forward_backward_s',
+                                                 ['layer', 'features', 'kernel_forward_s', 'kernel_forward_backward_s',
                                                   'gather_forward_s', 'gather_forward_backward_s',
-                                                  'gather_max_difference'],
+                                                  'xla_forward_s', 'xla_forward_backward_s', 'gather_output_difference',
+                                                  'xla_output_difference', 'xla_gradient_difference'],
                                                  'Warp layers alone (batch %d)' % measured['batch_size'])
             results['conv_table'] = common.table(measured['convolutions'],
                                                  ['layer', 'kind', 'input', 'gflop_fwd', 'fwd_ms', 'fwd_gflops',
                                                   'fwd_bwd_ms', 'fwd_bwd_gflops'],
                                                  'Generator convolutions alone (batch %d)' % measured['batch_size'])
             conv_total = sum(r['fwd_bwd_ms'] for r in measured['convolutions']) / 1e3
-            warp_total = sum(r['keras_forward_backward_s'] for r in measured['warp_layers'])
+            warp_total = sum(r['xla_forward_backward_s'] for r in measured['warp_layers'])
             print('sum of the convolutions alone (fwd+bwd): %.3f s; warp layers alone (fwd+bwd): %.3f s'
                   % (conv_total, warp_total))
             results['transposed_table'] = common.table(
@@ -388,7 +421,7 @@ def main(argv=None):
                 'Decoder up-sampling (transposed conv + crop), forward + backward, three ways (batch %d)'
                 % measured['batch_size'])
     if args.interleave:
-        results['interleaved'] = measure_interleaved(args.transposed.split(','), steps, warmup, args.batch_size,
+        results['interleaved'] = measure_interleaved(args.implementations.split(','), steps, warmup, args.batch_size,
                                                      args.width_factor)
         for row in results['interleaved']:
             if 'matmul_gflops' in results:

@@ -161,6 +161,23 @@ def test_round_trip_of_project_format(tmp_path):
     assert np.array_equal(np.asarray(source(batch, training=False)), np.asarray(target(batch, training=False)))
 
 
+def test_file_written_with_keras_own_transposed_convolution_loads(tmp_path, monkeypatch):
+    """Weight files key layers by class name: a generator built with keras.layers.Conv2DTranspose (as
+    the project's first version was) loads into conv_layers' GEMM-computing subclass, same outputs."""
+    with monkeypatch.context() as patch:
+        patch.setattr(conv_layers, 'Conv2DTranspose', keras.layers.Conv2DTranspose)
+        source = mask_generator()
+    target = mask_generator()
+    assert type(source.get_layer('conv2d_transpose_1')) is keras.layers.Conv2DTranspose
+    assert type(target.get_layer('conv2d_transpose_1')) is conv_layers.Conv2DTranspose
+    path = tmp_path / 'generator.weights.h5'
+    conv_layers.save_weights(source, path)
+    conv_layers.load_weights(target, path)
+    batch = {name: tf.random.uniform((1,) + tuple(t.shape[1:]), seed=2) for name, t in source.input.items()}
+    np.testing.assert_allclose(np.asarray(target(batch, training=False)), np.asarray(source(batch, training=False)),
+                               atol=1e-5)
+
+
 def test_save_needs_keras3_suffix(tmp_path):
     with pytest.raises(ValueError, match='.weights.h5'):
         conv_layers.save_weights(call_discriminator(), tmp_path / 'd.h5')

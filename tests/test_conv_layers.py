@@ -227,3 +227,43 @@ def test_bad_flags_are_refused(kwargs, message):
 def test_warp_discriminator_needs_a_warp():
     with pytest.raises(ValueError, match='disc_type warp'):
         conv_layers.make_discriminator((128, 64), 1, 'none', 'warp', 'max', 0, 'hm', width_factor=WIDTH)
+
+
+def scatter_transposed_conv(x, kernel):
+    """Transposed convolution by its definition: input pixel (i, j) adds x[i, j] K[k, l] at (2i+k, 2j+l)."""
+    batch, height, width, _ = x.shape
+    out = np.zeros((batch, 2 * height + 2, 2 * width + 2, kernel.shape[2]))
+    for i in range(height):
+        for j in range(width):
+            out[:, 2 * i:2 * i + 4, 2 * j:2 * j + 4] += np.einsum('bc,kloc->bklo', x[:, i, j], kernel)
+    return out
+
+
+@pytest.mark.parametrize('shape', [(2, 4, 2, 3), (1, 8, 4, 5), (1, 16, 8, 2)])
+def test_gemm_transposed_convolution_matches_definition_and_keras(shape):
+    """The decoder's up-sampling layer on the small inputs it computes as one GEMM: against the
+    definition in numpy (float64) and against Keras' own Conv2DTranspose, forward and both gradients."""
+    x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    ours = conv_layers.Conv2DTranspose(4, 4, strides=2, use_bias=False)
+    theirs = keras.layers.Conv2DTranspose(4, 4, strides=2, use_bias=False)
+    ours.build(shape), theirs.build(shape)
+    theirs.set_weights(ours.get_weights())
+    np.testing.assert_allclose(np.asarray(ours(x)), scatter_transposed_conv(x, ours.get_weights()[0]), atol=1e-5)
+    gradients = []
+    for layer in (ours, theirs):
+        inputs = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            loss = tf.reduce_sum(layer(inputs) ** 3)
+        gradients.append([g.numpy() for g in tape.gradient(loss, [inputs, layer.kernel])])
+    for got, want in zip(*gradients):
+        assert np.abs(want).max() > 0.1
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_gemm_transposed_convolution_is_right_on_large_inputs():
+    """Above GEMM_MAX_INPUT_PIXELS the layer computes as Keras' Conv2DTranspose: still the definition."""
+    x = np.random.default_rng(1).normal(size=(1, 16, 16, 2)).astype(np.float32)
+    assert x.shape[1] * x.shape[2] > conv_layers.GEMM_MAX_INPUT_PIXELS
+    layer = conv_layers.Conv2DTranspose(3, 4, strides=2, use_bias=False)
+    np.testing.assert_allclose(np.asarray(layer(x)), scatter_transposed_conv(x, layer.get_weights()[0]), atol=1e-5)

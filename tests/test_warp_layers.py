@@ -197,3 +197,35 @@ def test_spatial_transformer_starts_at_identity_and_learns():
     assert len(model.trainable_weights) == 6
     # At the start only the last layer's bias and kernel can move (its zero kernel blocks the rest).
     assert np.abs(grads[-1].numpy()).sum() > 0 and np.abs(grads[-2].numpy()).sum() > 0
+
+
+@pytest.mark.parametrize('with_masks', [False, True])
+def test_warp_and_its_gradient_equal_tensorflows_projective_transform_kernel(part_inputs, with_masks):
+    """warp_parts (gathers + custom gradient) against what the reference ran: the features repeated per
+    part through TensorFlow's ImageProjectiveTransformV3 kernel and that kernel's registered gradient,
+    then multiplied by the part masks."""
+    transforms, masks = part_inputs
+    transforms = transforms.reshape(-1, 8).copy()
+    transforms[1] = [0.9, 0.1, 2.0, -0.05, 1.1, -3.0, 0.002, -0.001]       # projective terms as well
+    masks = tf.constant(masks[:, :, ::4, ::4].reshape(20, 32, 16)) if with_masks else None
+    features = tf.constant(np.random.default_rng(4).normal(size=(2, 32, 16, 3)).astype(np.float32))
+    weights = tf.constant(np.random.default_rng(5).normal(size=(2, 10, 32, 16, 3)).astype(np.float32))
+
+    def kernel_warp(x):
+        warped = tf.raw_ops.ImageProjectiveTransformV3(
+            images=tf.repeat(x, 10, axis=0), transforms=transforms, output_shape=[32, 16],
+            fill_value=0.0, interpolation='BILINEAR', fill_mode='CONSTANT')
+        warped = warped if masks is None else warped * masks[..., None]
+        return tf.reshape(warped, (2, 10, 32, 16, 3))
+
+    results = []
+    for warp in (kernel_warp, lambda x: pose_transform.warp_parts(x, tf.constant(transforms), 10, masks)):
+        with tf.GradientTape() as tape:
+            tape.watch(features)
+            warped = warp(features)
+            loss = tf.reduce_sum(warped * weights)
+        results.append((warped.numpy(), tape.gradient(loss, features).numpy()))
+    (want, want_grad), (got, got_grad) = results
+    assert np.abs(want).mean() > 0.05 and np.abs(want_grad).mean() > 0.05
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    np.testing.assert_allclose(got_grad, want_grad, atol=1e-4)
