@@ -91,7 +91,9 @@ def transposed_conv_4x4_s2(x, kernel):
     """
     _, height, width, channels = x.shape
     filters = kernel.shape[2]
-    weights = ops.reshape(ops.transpose(kernel, (3, 0, 1, 2)), (channels, 16 * filters))
+    # (kh, kw, O, C) read as (16 O, C) is already in (q, r, s, t, O) order; the 2-D transpose folds
+    # into the matrix multiply (no copy of the kernel is made and kept for the backward pass).
+    weights = ops.transpose(ops.reshape(kernel, (16 * filters, channels)))
     taps = ops.reshape(ops.matmul(ops.reshape(x, (-1, channels)), weights),
                        (-1, height, width, 2, 2, 2, 2, filters))           # (B, h, w, q, r, s, t, O)
     total = 0
