@@ -9,6 +9,7 @@ import json
 import os
 import platform
 import statistics
+import tempfile
 import time
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'results')
@@ -25,6 +26,12 @@ def parser(name, description):
     result.add_argument('--out', default=os.path.join(RESULTS_DIR, name + '.json'),
                         help='Where the JSON results go.')
     return result
+
+
+def add_data_root(parser):
+    """--data_root, shared by the scripts that build the synthetic datasets once and reuse them."""
+    parser.add_argument('--data_root', default=os.path.join(tempfile.gettempdir(), 'deformable-gan-bench'),
+                        help='Where the synthetic datasets are built (once) and read.')
 
 
 def write_json(path, content):

@@ -253,8 +253,7 @@ def step_with_loading(data_root, steps, width_factor):
 
 def main(argv=None):
     parser = common.parser('data_pipeline', __doc__.split('\n\n')[0])
-    parser.add_argument('--data_root', default=os.path.join(tempfile.gettempdir(), 'deformable-gan-bench'),
-                        help='Where the synthetic datasets are built (once) and read.')
+    common.add_data_root(parser)
     parser.add_argument('--pairs', default=None, type=int, help='Pairs per timed pass (default 512, 128 quick).')
     parser.add_argument('--batch_size', default=4, type=int, help='Batch size of the pipelines.')
     parser.add_argument('--sizes', default='synthetic,synthetic256', help='Datasets: synthetic (128x64), synthetic256.')

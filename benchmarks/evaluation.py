@@ -73,8 +73,7 @@ def run_test_py(data_root, work, pairs, generator_path, inception_path, width_fa
 
 def main(argv=None):
     parser = common.parser('evaluation', __doc__.split('\n\n')[0])
-    parser.add_argument('--data_root', default=os.path.join(tempfile.gettempdir(), 'deformable-gan-bench'),
-                        help='Where the synthetic dataset is built (once) and read.')
+    common.add_data_root(parser)
     parser.add_argument('--pairs', default=None,
                         help='Two comma-separated test-pair counts; the time per pair is the slope between '
                              'them, so fixed costs (tracing, model building) are not spread over too few '

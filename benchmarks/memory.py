@@ -80,8 +80,7 @@ def cache_rows(measured_files):
 
 def main(argv=None):
     parser = common.parser('memory', __doc__.split('\n\n')[0])
-    parser.add_argument('--data_root', default=os.path.join(tempfile.gettempdir(), 'deformable-gan-bench'),
-                        help='Where the synthetic dataset is built (once) and read.')
+    common.add_data_root(parser)
     parser.add_argument('--steps', default=None, type=int, help='Training steps (default 12, 4 with --quick).')
     parser.add_argument('--width_factor', default=1.0, type=float, help='Network width (1 = the paper).')
     args = parser.parse_args(argv)
