@@ -143,11 +143,20 @@ def train_parser(description='Deformable GAN: training and testing (train.py, te
     add('--load_generated_images', default=False, type=_switch,
         help='test.py: score the images already in --generated_images_dir instead of generating them.')
     add('--use_dropout_test', default=False, type=_switch, help='Keep dropout on when testing.')
+    add('--skip_invalid_pairs', action='store_true',
+        help='Leave out (and count) the pairs whose pose lacks a torso point, which the pair builder '
+             'drops, instead of refusing the pairs file.')
     # New flags.
     add('--batches_per_epoch', default=1000, type=_positive_int, help='Steps in one epoch.')
     add('--width_factor', default=1.0, type=float, help='Scales every filter count (1.0 = the paper).')
     add('--seed', default=0, type=int, help='Seed of weights, data order and dropout.')
     add('--mixed_precision', default=False, type=_switch, help='float16 compute with loss scaling (GPUs).')
+    add('--warp_interpolation', default='nearest', choices=['nearest', 'bilinear'],
+        help='Sampling of the warped skips (--warp_skip mask/full, --disc_type warp): nearest is what the '
+             'reference computed; bilinear is an extension of this project.')
+    add('--pose_map', default='stepped', choices=['stepped', 'smooth'],
+        help='hm pose maps: stepped is the reference\'s exp(floor(-d^2 / 72)) (Python 2 integer division); '
+             'smooth, exp(-d^2 / 72), is an extension of this project.')
     add('--resume', action='store_true',
         help='Continue the run whose checkpoints are in --checkpoints_dir (weights, optimisers, epoch, '
              'data order), up to --number_of_epochs in all.')

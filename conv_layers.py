@@ -245,19 +245,28 @@ def warp_parameters(inputs, warp_skip, names):
     return [inputs['transforms']]
 
 
-def deformable_skip(features, warp, warp_skip, warp_agg, image_size, names):
+def deformable_skip(features, warp, warp_skip, warp_agg, image_size, names, warp_interpolation='nearest'):
     """The paper's deformable skip connection (SPEC section 5): the appearance features (B, h, w, C)
     warped by the 10 masked part transforms (``mask``), one global transform (``full``) or the learned
     spatial transformer (``stn``); same shape out."""
     if warp_skip == 'stn':
         return pose_transform.SpatialTransformer(name=names('spatial_transformer'))([features] + warp)
     parts = NUMBER_OF_PARTS if warp_skip == 'mask' else 1
-    return pose_transform.AffineTransformLayer(parts, warp_agg, image_size,
+    return pose_transform.AffineTransformLayer(parts, warp_agg, image_size, warp_interpolation,
                                                name=names('affine_transform_layer'))([features] + warp)
 
 
+def network_options(args):
+    """The builders' keyword arguments from the flags of cmd.train_parser: one place, so that
+    train.py, test.py, demo.py and the Re-ID script build the same networks from the same flags."""
+    return dict(image_size=tuple(args.image_size), use_input_pose=args.use_input_pose, warp_skip=args.warp_skip,
+                disc_type=args.disc_type, warp_agg=args.warp_agg, use_bg=args.use_bg,
+                pose_rep_type=args.pose_rep_type, width_factor=args.width_factor,
+                warp_interpolation=args.warp_interpolation)
+
+
 def make_generator(image_size, use_input_pose, warp_skip, disc_type, warp_agg, use_bg, pose_rep_type,
-                   width_factor=1.0):
+                   width_factor=1.0, warp_interpolation='nearest'):
     """The generator (SPEC section 5; module docstring for the shapes): dict inputs (``make_inputs``),
     output (B, H, W, 3) in [-1, 1]. ``disc_type`` does not change the generator (kept so that both
     builders take the same arguments). ``width_factor`` scales every filter count but the 3 outputs."""
@@ -272,8 +281,8 @@ def make_generator(image_size, use_input_pose, warp_skip, disc_type, warp_agg, u
     background = [inputs['background']] if use_bg else []
 
     if warp_skip == 'none':
-        skips = encoder([inputs['source_image']] + source_pose + [inputs['target_pose']] + background,
-                        encoder_filters, names)
+        # The background is an input but, as in the reference, the U-Net's encoder does not read it.
+        skips = encoder([inputs['source_image']] + source_pose + [inputs['target_pose']], encoder_filters, names)
     else:
         appearance = encoder([inputs['source_image']] + source_pose, encoder_filters, names)
         pose = encoder([inputs['target_pose']] + background, encoder_filters, names)
@@ -281,7 +290,7 @@ def make_generator(image_size, use_input_pose, warp_skip, disc_type, warp_agg, u
         skips = []
         for level, (app, pos) in enumerate(zip(appearance, pose)):
             if level < WARPED_LEVELS:
-                app = deformable_skip(app, warp, warp_skip, warp_agg, image_size, names)
+                app = deformable_skip(app, warp, warp_skip, warp_agg, image_size, names, warp_interpolation)
             skips.append(concatenate([app, pos], names))
     output = decoder(skips[::-1], decoder_filters, names)
     return keras.Model(inputs=inputs, outputs=output, name='generator')
@@ -303,7 +312,7 @@ def first_conv(x, width_factor, names):
 
 
 def make_discriminator(image_size, use_input_pose, warp_skip, disc_type, warp_agg, use_bg, pose_rep_type,
-                       width_factor=1.0):
+                       width_factor=1.0, warp_interpolation='nearest'):
     """The discriminator (SPEC section 5): dict inputs (``make_inputs`` with 'image'), output (B, N)
     probabilities.
 
@@ -359,7 +368,7 @@ def make_discriminator(image_size, use_input_pose, warp_skip, disc_type, warp_ag
     else:
         source = first_conv(concatenate([inputs['source_image']] + source_pose, names), width_factor, names)
         warp = warp_parameters(inputs, warp_skip, names)
-        source = deformable_skip(source, warp, warp_skip, warp_agg, image_size, names)
+        source = deformable_skip(source, warp, warp_skip, warp_agg, image_size, names, warp_interpolation)
         candidate = first_conv(concatenate([inputs['image'], inputs['target_pose']] + background, names),
                                width_factor, names)
         x = concatenate([candidate, source], names)

@@ -88,7 +88,7 @@ def generate(generator, source_image, source_kp, target_kps, args, background=No
     generated = []
     for start in range(0, len(target_kps), args.batch_size):
         pairs = [make_pair_inputs(source_image, source_kp, kp, args.image_size, args.pose_rep_type, args.warp_skip,
-                                  args.use_input_pose, args.use_bg, background=background)
+                                  args.use_input_pose, args.use_bg, background=background, pose_map=args.pose_map)
                  for kp in target_kps[start:start + args.batch_size]]
         batch = {name: np.stack([pair[name] for pair in pairs]) for name in input_names}
         output = np.asarray(generator(batch, training=args.use_dropout_test))
@@ -143,8 +143,7 @@ def run_demo(args):
     background = None
     if args.use_bg:
         background = resize_image(read_rgb_image(args.bg_image), args.image_size)
-    generator = conv_layers.make_generator(args.image_size, args.use_input_pose, args.warp_skip, args.disc_type,
-                                           args.warp_agg, args.use_bg, args.pose_rep_type, args.width_factor)
+    generator = conv_layers.make_generator(**conv_layers.network_options(args))
     conv_layers.load_weights(generator, args.generator_checkpoint)
     generated = generate(generator, source_image, source_kp, [frame_kps[i] for i in valid], args, background)
     return save_demo(args.generated_images_dir, [names[i] for i in valid], source_image,

@@ -5,7 +5,7 @@ Batches are dicts keyed by the model input names of TEAM.md ('source_image', 'so
 'target_image'; a model takes ``{k: batch[k] for k in its input names}``.
 
 The tf.data pipeline (gan/dataset.py) decodes the images pair by pair, then computes everything that
-comes from keypoints on whole batches: ``hm`` pose maps as separable Gaussians in TF ops, part
+comes from keypoints on whole batches: ``hm`` pose maps in TF ops, part
 transforms and mask row intervals in one vectorised numpy call per batch
 (pose_transform.affine_transforms_batch, pose_masks_batch), the masks passed as bool and made float32
 in TF. Nothing is cached (``--cache_pose_rep`` is accepted): a map costs less to compute than the
@@ -21,7 +21,6 @@ import pose_transform
 import pose_utils
 from gan.dataset import PairDataset
 
-HM_SIGMA = 6
 SPLITS = ('train', 'test')
 
 
@@ -34,10 +33,11 @@ def _as_network_image(image):
     return image.astype(np.float32)
 
 
-def pose_representation(kp, image_size, pose_rep_type):
-    """(H, W, 18) ``hm`` Gaussians or (H, W, 3) ``stickman`` of a (18, 2) keypoint array (SPEC section 2)."""
+def pose_representation(kp, image_size, pose_rep_type, pose_map='stepped'):
+    """(H, W, 18) ``hm`` maps (``pose_map`` stepped or smooth) or (H, W, 3) ``stickman`` of a (18, 2)
+    keypoint array (docs/reference.md, "Pose maps")."""
     if pose_rep_type == 'hm':
-        return pose_utils.cords_to_map(kp, image_size, sigma=HM_SIGMA)
+        return pose_utils.cords_to_map(kp, image_size, pose_map=pose_map)
     if pose_rep_type == 'stickman':
         return pose_transform.make_stickman(kp, image_size).astype(np.float32)
     raise ValueError('pose_rep_type must be hm or stickman, got %r' % (pose_rep_type,))
@@ -57,15 +57,15 @@ def warp_inputs(source_kp, target_kp, image_size, warp_skip):
 
 
 def make_pair_inputs(source_image, source_kp, target_kp, image_size, pose_rep_type, warp_skip,
-                     use_input_pose, use_bg, background=None, target_image=None):
+                     use_input_pose, use_bg, background=None, target_image=None, pose_map='stepped'):
     """dict of float32 arrays (no batch axis) for one pair: images uint8 (scaled to [-1, 1] here) or
     float already in [-1, 1]; keypoints (18, 2) (y, x), -1 missing. Add a batch axis with
     ``{k: v[None] for k, v in inputs.items()}``."""
     image_size = tuple(image_size)
     inputs = {'source_image': _as_network_image(source_image),
-              'target_pose': pose_representation(target_kp, image_size, pose_rep_type)}
+              'target_pose': pose_representation(target_kp, image_size, pose_rep_type, pose_map)}
     if use_input_pose:
-        inputs['source_pose'] = pose_representation(source_kp, image_size, pose_rep_type)
+        inputs['source_pose'] = pose_representation(source_kp, image_size, pose_rep_type, pose_map)
     if use_bg:
         if background is None:
             raise ValueError('use_bg needs the background image')
@@ -82,11 +82,19 @@ def make_pair_inputs(source_image, source_kp, target_kp, image_size, pose_rep_ty
 
 # ---- TensorFlow versions of the per-pair work (inside tf.data) -------------------------------------
 
-def heatmaps_tf(kp, image_size, sigma=HM_SIGMA):
+def heatmaps_tf(kp, image_size, sigma=pose_utils.HM_SIGMA, pose_map='stepped'):
     """(..., H, W, 18) float32 ``hm`` maps of (..., 18, 2) keypoints, as pose_utils.cords_to_map, in TF ops."""
-    kp = tf.cast(kp, tf.float32)
     height, width = image_size
     present = tf.cast(tf.reduce_all(kp != pose_utils.MISSING_VALUE, axis=-1), tf.float32)   # (..., 18)
+    if pose_map == 'stepped':
+        kp = tf.cast(kp, tf.int32)
+        squared = (tf.square(tf.range(height)[:, None, None] - kp[..., None, None, :, 0])
+                   + tf.square(tf.range(width)[None, :, None] - kp[..., None, None, :, 1]))  # (..., H, W, 18)
+        # The same integer steps and float32 values as the numpy maps, so both are equal bit for bit.
+        steps = tf.minimum(-tf.math.floordiv(-squared, 2 * sigma ** 2), len(pose_utils.STEP_VALUES) - 1)
+        # tf.where rather than a product: TensorFlow flushes float32 subnormals (e^-88 .. e^-103) to 0.
+        return tf.where(present[..., None, None, :] > 0, tf.gather(tf.constant(pose_utils.STEP_VALUES), steps), 0.0)
+    kp = tf.cast(kp, tf.float32)
     # exp(-(dy^2 + dx^2)/2s^2) = row factor * column factor: two small exps instead of H*W*18.
     rows = tf.exp(-tf.square(tf.range(height, dtype=tf.float32)[:, None] - kp[..., None, :, 0]) / (2.0 * sigma ** 2))
     cols = tf.exp(-tf.square(tf.range(width, dtype=tf.float32)[:, None] - kp[..., None, :, 1]) / (2.0 * sigma ** 2))
@@ -135,15 +143,18 @@ class PoseHMDataset(PairDataset):
 
     ``train_dataset(first_batch, number_of_batches)``: batches of the reproducible training stream
     (gan/dataset.py); ``test_batches(batch_size)``: (list of (from, to), numpy dict batch) in
-    pairs-file order. Missing images and images of the wrong size are refused when the dataset is
-    built, naming the file."""
+    pairs-file order. Missing, unreadable or cut-short images, images of the wrong size and pairs
+    whose pose lacks a torso are refused when the dataset is built, naming the file (and line); with
+    ``skip_invalid_pairs`` such pairs are left out instead, counted in ``skipped_pairs``."""
 
     def __init__(self, image_size, batch_size, images_dirs, annotations_files, pairs_files,
-                 pose_rep_type='hm', warp_skip='mask', use_input_pose=True, use_bg=False,
-                 bg_images_dirs=None, seed=0, check_images=True, parallel_calls=tf.data.AUTOTUNE):
+                 pose_rep_type='hm', warp_skip='mask', use_input_pose=True, use_bg=False, pose_map='stepped',
+                 bg_images_dirs=None, seed=0, check_images=True, parallel_calls=tf.data.AUTOTUNE,
+                 skip_invalid_pairs=False):
         super().__init__(batch_size, seed, parallel_calls)
         self.image_size = tuple(image_size)
         self.pose_rep_type = pose_rep_type
+        self.pose_map = pose_map
         self.warp_skip = warp_skip
         self.use_input_pose = bool(use_input_pose)
         self.use_bg = bool(use_bg)
@@ -182,9 +193,9 @@ class PoseHMDataset(PairDataset):
                    annotations_files=[args.annotations_file_train, args.annotations_file_test],
                    pairs_files={'train': args.pairs_file_train, 'test': args.pairs_file_test},
                    pose_rep_type=args.pose_rep_type, warp_skip=args.warp_skip,
-                   use_input_pose=args.use_input_pose, use_bg=args.use_bg,
+                   use_input_pose=args.use_input_pose, use_bg=args.use_bg, pose_map=args.pose_map,
                    bg_images_dirs=[args.bg_images_dir_train, args.bg_images_dir_test], seed=args.seed,
-                   check_images=check_images)
+                   check_images=check_images, skip_invalid_pairs=args.skip_invalid_pairs)
 
     def number_of_pairs(self, split):
         return len(self.pairs[split])
@@ -209,7 +220,7 @@ class PoseHMDataset(PairDataset):
 
     def _pose_batch_tf(self, kp):
         if self.pose_rep_type == 'hm':
-            return heatmaps_tf(kp, self.image_size)
+            return heatmaps_tf(kp, self.image_size, pose_map=self.pose_map)
 
         def stickmen(kp_batch):
             return np.stack([pose_transform.make_stickman(k, self.image_size) for k in kp_batch]).astype(np.float32)

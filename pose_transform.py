@@ -7,7 +7,7 @@ Coordinates are (x, y) = (column, row) inside the transform fits, and keypoints 
 
 # ==== numpy part: transforms, masks, stickman (owner: foundation) ====
 import numpy as np
-import skimage.draw
+import polygons
 
 from pose_utils import LABELS, MISSING_VALUE, has_torso
 
@@ -229,128 +229,6 @@ def estimate_uniform_transform(kp_source, kp_target):
     return _as_eight(_usable_or_no_point(fit))
 
 
-def fill_polygon(vertices, img_size):
-    """(H, W) bool: the pixels in or on the polygon of (x, y) ``vertices``, as the reference's
-    ``skimage.measure.grid_points_in_poly(img_size, vertices[:, ::-1])``.
-
-    The crossing test skimage uses (O'Rourke, "Computational Geometry in C", ch. 7: a pixel is
-    inside, on an edge or on a vertex), vectorised over the polygon's bounding box with the same
-    floating-point operations, so the pixels are the same ones even on the boundary.
-    """
-    return fill_polygons(np.asarray(vertices)[None], img_size)[0]
-
-
-VERTEX_EPS = 1e-12  # skimage's tolerance for a pixel on a vertex
-
-
-def _points_in_polygons(vertex_rows, vertex_cols, rows, cols):
-    """skimage's point-in-polygon crossing test (O'Rourke, "Computational Geometry in C", ch. 7: a
-    pixel is inside, on an edge or on a vertex) with its floating-point operations, broadcast:
-    ``vertex_rows``/``vertex_cols`` have the vertex axis first, the rest broadcasting against the pixel
-    coordinates ``rows``/``cols``. skimage's first coordinate is the row: rows play "x" and columns "y"."""
-    on_vertex = right = left = False  # right, left: parities of the crossings
-    x1, y1 = vertex_rows[-1] - rows, vertex_cols[-1] - cols  # previous vertex - pixel
-    for vertex_row, vertex_col in zip(vertex_rows, vertex_cols):
-        x0, y0 = vertex_row - rows, vertex_col - cols
-        on_vertex = on_vertex | ((np.abs(x0) < VERTEX_EPS) & (np.abs(y0) < VERTEX_EPS))
-        with np.errstate(divide='ignore', invalid='ignore'):
-            crossing = (x0 * y1 - x1 * y0) / (y1 - y0)
-        right = right ^ (((y0 > 0) != (y1 > 0)) & (crossing > 0))
-        left = left ^ (((y0 < 0) != (y1 < 0)) & (crossing < 0))
-        x1, y1 = x0, y0
-    return on_vertex | right | left
-
-
-def fill_polygons(vertices, img_size):
-    """(P, H, W) bool: ``fill_polygon`` of each of the (P, V, 2) polygons (any polygon, convex or
-    not), the crossing test over a window as large as the largest bounding box."""
-    height, width = img_size[:2]
-    vertices = np.asarray(vertices, dtype=np.float64)
-    count = len(vertices)
-    masks = np.zeros((count, height, width), dtype=bool)
-    if count == 0:
-        return masks
-    rows_v, cols_v = vertices[..., 1], vertices[..., 0]  # (P, V)
-    margin = 1e-9  # keeps pixels within skimage's vertex tolerance inside the window
-    r0 = np.maximum(np.ceil(rows_v.min(axis=1) - margin), 0).astype(int)
-    r1 = np.minimum(np.floor(rows_v.max(axis=1) + margin), height - 1).astype(int)
-    c0 = np.maximum(np.ceil(cols_v.min(axis=1) - margin), 0).astype(int)
-    c1 = np.minimum(np.floor(cols_v.max(axis=1) + margin), width - 1).astype(int)
-    box_h, box_w = r1 - r0 + 1, c1 - c0 + 1
-    window_h, window_w = box_h.max(), box_w.max()
-    if window_h <= 0 or window_w <= 0:
-        return masks
-    rows = (r0[:, None] + np.arange(window_h))[:, :, None].astype(np.float64)  # (P, h, 1)
-    cols = (c0[:, None] + np.arange(window_w))[:, None, :].astype(np.float64)  # (P, 1, w)
-    inside = _points_in_polygons(rows_v.T[..., None, None], cols_v.T[..., None, None], rows, cols)  # (P, h, w)
-    for p in np.flatnonzero((box_h > 0) & (box_w > 0)):
-        masks[p, r0[p]:r1[p] + 1, c0[p]:c1[p] + 1] = inside[p, :box_h[p], :box_w[p]]
-    return masks
-
-
-def convex_polygon_rows(vertices, img_size):
-    """(first, last) int32 (P, H): the columns [first, last] that each row of each (P, V, 2) (x, y)
-    CONVEX polygon covers (first > last: none), the pixels of ``fill_polygons``; and (P,) bool
-    ``regular``, False for the zero-area polygons whose pixels are not one interval per row.
-
-    A convex polygon covers one interval of each row, bounded by the row's crossings with the edges:
-    P*H*V numbers instead of the crossing test's P*H*W*V. Where rounding could decide, the pixels get
-    the crossing test itself: an interval end within 1e-6 of a pixel, and whole rows within 1e-4 of a
-    vertex (which covers horizontal edges and rows through a corner).
-    """
-    height, width = img_size[:2]
-    vertices = np.asarray(vertices, dtype=np.float64)
-    rows_v, cols_v = vertices[..., 1], vertices[..., 0]                      # (P, V)
-    prev_rows, prev_cols = np.roll(rows_v, 1, axis=1), np.roll(cols_v, 1, axis=1)
-    row = np.arange(height, dtype=np.float64)[None, :, None]                 # (1, H, 1)
-    spans = (rows_v[:, None] > row) != (prev_rows[:, None] > row)            # (P, H, V)
-    with np.errstate(divide='ignore', invalid='ignore'):
-        column = prev_cols[:, None] + (row - prev_rows[:, None]) / (rows_v - prev_rows)[:, None] \
-            * (cols_v - prev_cols)[:, None]
-    low = np.min(np.where(spans, column, np.inf), axis=2)                    # (P, H)
-    high = np.max(np.where(spans, column, -np.inf), axis=2)
-    first = np.clip(np.ceil(low), 0, width).astype(np.int32)
-    last = np.clip(np.floor(high), -1, width - 1).astype(np.int32)
-    regular = np.ones(len(vertices), dtype=bool)
-
-    def crossing_test(polygons, pixel_rows, pixel_cols):
-        return _points_in_polygons(vertices[polygons, :, 1].T, vertices[polygons, :, 0].T, pixel_rows, pixel_cols)
-
-    with np.errstate(invalid='ignore'):
-        for end, bound, inward in ((low, first, 1), (high, last, -1)):
-            pixel = np.round(end)
-            p, h = np.nonzero((np.abs(end - pixel) < 1e-6) & (pixel >= 0) & (pixel < width))
-            inside = crossing_test(p, h.astype(np.float64), pixel[p, h])
-            bound[p, h] = np.where(inside, pixel[p, h], pixel[p, h] + inward)
-    p, h = np.nonzero((np.abs(rows_v[:, None, :] - row) < 1e-4).any(axis=2))  # rows near a vertex
-    if len(p):
-        columns = np.arange(width, dtype=np.float64)
-        inside = crossing_test(np.repeat(p, width), np.repeat(h, width).astype(np.float64),
-                               np.tile(columns, len(p))).reshape(len(p), width)
-        any_inside = inside.any(axis=1)
-        first[p, h] = np.where(any_inside, inside.argmax(axis=1), width)
-        last[p, h] = np.where(any_inside, width - 1 - inside[:, ::-1].argmax(axis=1), -1)
-        # A zero-area polygon along a row (a flat segment) has only its end pixels inside.
-        regular[p[inside.sum(axis=1) != np.maximum(last[p, h] - first[p, h] + 1, 0)]] = False
-    return first, last, regular
-
-
-def fill_convex_polygons(vertices, img_size):
-    """(P, H, W) bool: ``fill_polygons`` of (P, V, 2) convex polygons, from their row intervals."""
-    vertices = np.asarray(vertices, dtype=np.float64)
-    first, last, regular = convex_polygon_rows(vertices, img_size)
-    masks = rows_to_masks(first, last, img_size[1])
-    if not regular.all():
-        masks[~regular] = fill_polygons(vertices[~regular], img_size)
-    return masks
-
-
-def rows_to_masks(first, last, width):
-    """(..., H, W) bool from the (..., H) column intervals [first, last] of each row."""
-    columns = np.arange(width)
-    return (columns >= first[..., None]) & (columns <= last[..., None])
-
-
 def pose_masks_batch(kp_target, img_size, dtype=np.float32):
     """(N, 10, H, W) ``pose_masks`` of N target poses ((N, 18, 2) (y, x)), vectorised, as ``dtype``
     (bool keeps them 4 times smaller until they are used)."""
@@ -377,9 +255,9 @@ def pose_masks_batch(kp_target, img_size, dtype=np.float32):
 
     pose, limb = np.nonzero(present[:, LIMB_FROM] & present[:, LIMB_TO])
     if len(pose):
-        polygons = limb_polygon(tgt[pose, LIMB_FROM[limb]], tgt[pose, LIMB_TO[limb]], st[pose],
-                                LIMB_MASK_INC_TO[limb])
-        masks[pose, 2 + limb] = fill_convex_polygons(polygons, img_size)
+        limbs = limb_polygon(tgt[pose, LIMB_FROM[limb]], tgt[pose, LIMB_TO[limb]], st[pose],
+                             LIMB_MASK_INC_TO[limb])
+        masks[pose, 2 + limb] = polygons.fill_convex_polygons(limbs, img_size)
     return masks.astype(dtype, copy=False)
 
 
@@ -405,7 +283,7 @@ def _thick_line(fr, to, half_thickness, img_size):
         return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
     normal = half_thickness * np.array([-along[1], along[0]]) / length
     vertices = np.array([fr + normal, fr - normal, to - normal, to + normal])
-    return skimage.draw.polygon(vertices[:, 1], vertices[:, 0], shape=img_size)
+    return polygons.polygon(vertices[:, 1], vertices[:, 0], img_size)
 
 
 def make_stickman(kp, img_size):
@@ -421,7 +299,7 @@ def make_stickman(kp, img_size):
     channels = np.zeros((3,) + img_size, dtype=np.float32)
     if present[TORSO].all():
         body = xy[[KP['Lhip'], KP['Lsho'], KP['Rsho'], KP['Rhip']]].astype(int)
-        rr, cc = skimage.draw.polygon(body[:, 1], body[:, 0], shape=img_size)
+        rr, cc = polygons.polygon(body[:, 1], body[:, 0], img_size)
         channels[2, rr, cc] = 1
     for channel, lines in ((0, STICKMAN_RIGHT), (1, STICKMAN_LEFT)):
         for fr, to in lines:
@@ -461,61 +339,100 @@ def nearest_indices(source_length, target_length):
     return np.floor(np.arange(target_length) * (source_length / target_length)).astype('int32')
 
 
-def projective_sample(images, transforms, parts, output_weights=None, input_weights=None):
-    """Bilinear projective warp with TensorFlow's ImageProjectiveTransformV3 arithmetic (fill 0).
+WARP_INTERPOLATIONS = ('nearest', 'bilinear')
 
-    images (B, h, w, C), transforms (B * parts, 8) -> (B * parts, h, w, C): image n // parts warped by
-    transform n. Output pixel (x, y) reads the input at ((a0 x + a1 y + a2) / k, (b0 x + b1 y + b2) / k),
-    k = c0 x + c1 y + 1, blending its four neighbours (neighbours outside the map, or k = 0, read 0).
-    ``output_weights`` (B * parts, h, w) multiplies every output pixel, ``input_weights`` (B, h, w) every
-    input pixel. Written as four gathers of C-channel rows from the un-repeated images, with the
-    outside test and both weight maps folded into the four bilinear weights: coordinates and weights
-    are computed once per pixel and part rather than once per channel, and the C-channel tensors are
-    only gathered, scaled and summed. Equal to the kernel up to float32 rounding (the kernel computes
-    wy * (wx * v), this (wy * wx) * v).
-    """
-    height, width, channels = images.shape[1:]
+
+def round_half_away_from_zero(x):
+    """C's ``std::round``, which TensorFlow's NEAREST projective transform uses (``ops.round`` rounds
+    halves to even). Exact in float32: the fraction |x| - floor(|x|) is representable."""
+    magnitude = ops.abs(x)
+    whole = ops.floor(magnitude)
+    rounded = whole + ops.cast(magnitude - whole >= 0.5, x.dtype)
+    return ops.where(x < 0, -rounded, rounded)
+
+
+def projective_coordinates(transforms, height, width):
+    """Input coordinates (x, y), each (N, h, w), that output pixel (x, y) of transform n reads, and
+    where they are defined (k != 0): ((a0 x + a1 y + a2) / k, (b0 x + b1 y + b2) / k), k = c0 x + c1 y + 1,
+    in the kernel's order of float32 operations."""
     rows, cols = ops.meshgrid(ops.arange(height, dtype='float32'), ops.arange(width, dtype='float32'),
                               indexing='ij')
     t = [transforms[:, i, None, None] for i in range(8)]                   # each (N, 1, 1)
     projection = t[6] * cols + t[7] * rows + 1.0
     defined = ops.not_equal(projection, 0.0)
     safe = ops.where(defined, projection, 1.0)
-    in_x = (t[0] * cols + t[1] * rows + t[2]) / safe                       # (N, h, w)
-    in_y = (t[3] * cols + t[4] * rows + t[5]) / safe
-    x_floor, y_floor = ops.floor(in_x), ops.floor(in_y)
-    x_ceil, y_ceil = x_floor + 1.0, y_floor + 1.0
+    return (t[0] * cols + t[1] * rows + t[2]) / safe, (t[3] * cols + t[4] * rows + t[5]) / safe, defined
+
+
+def sampling_rows(images_shape, transforms, parts, output_weights=None, input_weights=None,
+                  interpolation='nearest'):
+    """The rows of the flattened images (B * h * w, C) that each output pixel of a projective warp
+    reads, and their weights: a list of (index, weight) pairs, each (N, h, w), one pair for
+    ``nearest``, four for ``bilinear``.
+
+    Output pixel (x, y) of transform n reads image n // parts at ``projective_coordinates``:
+    ``nearest`` the pixel at the coordinates rounded half away from zero, ``bilinear`` its four
+    neighbours. Pixels outside the map, or where k = 0, get weight 0. ``output_weights``
+    (B * parts, h, w) multiply every output pixel, ``input_weights`` (B, h, w) every input pixel.
+    Computed once per pixel and part, not per channel, in plain TensorFlow ops: XLA's division rounds
+    differently from the kernel's, which moves a nearest sample by a whole pixel.
+    """
+    if interpolation not in WARP_INTERPOLATIONS:
+        raise ValueError(f'interpolation must be one of {WARP_INTERPOLATIONS}, got {interpolation!r}')
+    height, width = images_shape[1:3]
+    in_x, in_y, defined = projective_coordinates(transforms, height, width)
+    if interpolation == 'nearest':
+        corners = [(round_half_away_from_zero(in_y), round_half_away_from_zero(in_x), None)]
+    else:
+        x_floor, y_floor = ops.floor(in_x), ops.floor(in_y)
+        x_ceil, y_ceil = x_floor + 1.0, y_floor + 1.0
+        corners = [(y, x, wy * wx) for y, wy in ((y_floor, y_ceil - in_y), (y_ceil, in_y - y_floor))
+                   for x, wx in ((x_floor, x_ceil - in_x), (x_ceil, in_x - x_floor))]
     image_index = (ops.arange(ops.shape(transforms)[0]) // parts)[:, None, None]
-    flat = ops.reshape(images, (-1, channels))
+    rows = []
+    for y, x, corner_weight in corners:
+        inside = defined & (y >= 0) & (y < height) & (x >= 0) & (x < width)
+        index = ((image_index * height + ops.cast(ops.where(inside, y, 0.0), 'int32')) * width
+                 + ops.cast(ops.where(inside, x, 0.0), 'int32'))            # (N, h, w)
+        weight = ops.cast(inside, 'float32') if corner_weight is None else ops.where(inside, corner_weight, 0.0)
+        if output_weights is not None:
+            weight = weight * ops.cast(output_weights, 'float32')
+        if input_weights is not None:
+            weight = weight * ops.take(ops.reshape(ops.cast(input_weights, 'float32'), (-1,)), index)
+        rows.append((index, weight))
+    return rows
+
+
+def gather_rows(images, rows):
+    """sum over ``rows`` of weight * images' C-channel rows at index: (B, h, w, C) -> (N, h, w, C)."""
+    flat = ops.reshape(images, (-1, images.shape[-1]))
     warped = 0
-    for y, wy in ((y_floor, y_ceil - in_y), (y_ceil, in_y - y_floor)):
-        for x, wx in ((x_floor, x_ceil - in_x), (x_ceil, in_x - x_floor)):
-            inside = defined & (y >= 0) & (y < height) & (x >= 0) & (x < width)
-            index = ((image_index * height + ops.cast(ops.where(inside, y, 0.0), 'int32')) * width
-                     + ops.cast(ops.where(inside, x, 0.0), 'int32'))        # (N, h, w)
-            weight = ops.where(inside, wy * wx, 0.0)
-            if output_weights is not None:
-                weight = weight * ops.cast(output_weights, 'float32')
-            if input_weights is not None:
-                weight = weight * ops.take(ops.reshape(ops.cast(input_weights, 'float32'), (-1,)), index)
-            weight = ops.expand_dims(ops.cast(weight, images.dtype), -1)
-            warped = warped + weight * ops.take(flat, index, axis=0)        # (N, h, w, C)
+    for index, weight in rows:
+        warped = warped + ops.expand_dims(ops.cast(weight, images.dtype), -1) * ops.take(flat, index, axis=0)
     return warped
 
 
 def compile_on_tensorflow(function):
-    """``function`` compiled by XLA when Keras runs on TensorFlow. XLA fuses the four gathers and their
-    weighting into one pass over the C channels, instead of about eleven passes over the full
-    (B * parts, h, w, C) tensor: 3 to 7 times faster on CPU (benchmarks/README.md); its division
-    rounds differently (outputs within about 5e-5 of the kernel's). Other backends compile whole steps
-    anyway."""
+    """``function`` compiled by XLA when Keras runs on TensorFlow. XLA fuses the gathers and their
+    weighting into one pass over the C channels instead of several passes over the full
+    (B * parts, h, w, C) tensor (benchmarks/README.md). Other backends compile whole steps anyway."""
     if keras.backend.backend() != 'tensorflow':
         return function
     import tensorflow as tf
     return tf.function(function, jit_compile=True)
 
 
-fused_projective_sample = compile_on_tensorflow(projective_sample)
+fused_gather_rows = compile_on_tensorflow(gather_rows)
+
+
+def projective_sample(images, transforms, parts, output_weights=None, input_weights=None,
+                      interpolation='nearest', gather=fused_gather_rows):
+    """Projective warp with TensorFlow's ImageProjectiveTransformV3 arithmetic (fill 0): images
+    (B, h, w, C), transforms (B * parts, 8) -> (B * parts, h, w, C), image n // parts warped by
+    transform n (``sampling_rows``, then ``gather``). Nearest equals the kernel exactly; bilinear up
+    to float32 rounding (the kernel computes wy * (wx * v), this (wy * wx) * v)."""
+    return gather(images, sampling_rows(images.shape, transforms, parts, output_weights, input_weights,
+                                        interpolation))
 
 
 def inverse_transforms(transforms):
@@ -526,21 +443,24 @@ def inverse_transforms(transforms):
     return ops.reshape(inverse, (-1, 9))[:, :8]
 
 
-def warp_parts(features, transforms, parts, masks=None, sample=fused_projective_sample):
+def warp_parts(features, transforms, parts, masks=None, interpolation='nearest', sample=projective_sample):
     """features (B, h, w, C), transforms (B * parts, 8), optional masks (B * parts, h, w) ->
-    (B, parts, h, w, C): every part's warp, times its mask, sampled by ``sample``.
+    (B, parts, h, w, C): every part's warp, times its mask, sampled by ``sample`` with
+    ``interpolation`` (the reference's is nearest: docs/reference.md, "The warp").
 
     The gradient is the one TensorFlow registers for ImageProjectiveTransformV3, which the reference
-    trained with: the (masked) output gradient warped back by the inverse transforms and summed over
-    the parts, not the exact adjoint of the bilinear sampling; no gradient reaches the transforms.
+    trained with: the (masked) output gradient warped back by the inverse transforms with the same
+    interpolation and summed over the parts, not the exact adjoint of the sampling; no gradient
+    reaches the transforms.
     """
     def warp(features, transforms, masks):
         def gradient(*args, upstream=None):
             upstream = args[0] if upstream is None else upstream
-            back = sample(upstream, inverse_transforms(transforms), 1, input_weights=masks)
+            back = sample(upstream, inverse_transforms(transforms), 1, input_weights=masks,
+                          interpolation=interpolation)
             back = ops.sum(ops.reshape(back, (-1, parts) + tuple(features.shape[1:])), axis=1)
             return (back, ops.zeros_like(transforms)) + (() if masks is None else (ops.zeros_like(masks),))
-        return sample(features, transforms, parts, output_weights=masks), gradient
+        return sample(features, transforms, parts, output_weights=masks, interpolation=interpolation), gradient
 
     if masks is None:
         warped = ops.custom_gradient(lambda f, t: warp(f, t, None))(features, transforms)
@@ -557,27 +477,33 @@ class AffineTransformLayer(keras.layers.Layer):
     features (B, h, w, C); transforms (B, T, 8), TensorFlow projective convention (output pixel (x, y)
     samples the input at ((a0 x + a1 y + a2) / k, (b0 x + b1 y + b2) / k), k = c0 x + c1 y + 1), fitted at
     ``init_image_size``; masks (B, T, H, W) at ``init_image_size``.
-    On a map s times smaller than the image the translations a2, b2 are divided by s; masks are
-    resized by nearest neighbour; each warped part is multiplied by its mask; parts are aggregated by
-    ``max``, by ``avg`` (mean over the masks covering a pixel, 0 where none does; plain mean without
-    masks) or kept side by side (``none``: (B, h, w, T*C), part-major).
+    On a map smaller than the image the translations a2, b2 are divided by the integer ratios of the
+    image's height and width to the map's (Python 2's ``/`` on ints, docs/reference.md "The warp");
+    masks are resized by nearest neighbour; each warped part, sampled with ``interpolation``, is
+    multiplied by its mask; parts are aggregated by ``max``, by ``avg`` (mean over the masks covering
+    a pixel, 0 where none does; plain mean without masks) or kept side by side (``none``:
+    (B, h, w, T*C), part-major).
     """
 
-    def __init__(self, number_of_transforms, aggregation_fn, init_image_size, **kwargs):
+    def __init__(self, number_of_transforms, aggregation_fn, init_image_size, interpolation='nearest',
+                 **kwargs):
         super().__init__(**kwargs)
         if aggregation_fn not in AGGREGATIONS:
             raise ValueError(f'aggregation_fn must be one of {AGGREGATIONS}, got {aggregation_fn!r}')
+        if interpolation not in WARP_INTERPOLATIONS:
+            raise ValueError(f'interpolation must be one of {WARP_INTERPOLATIONS}, got {interpolation!r}')
         self.number_of_transforms = int(number_of_transforms)
         self.aggregation_fn = aggregation_fn
         self.init_image_size = tuple(int(v) for v in init_image_size)
+        self.interpolation = interpolation
 
     def build(self, input_shape):
         height, width = input_shape[0][1:3]
-        scale_y = self.init_image_size[0] / height
-        scale_x = self.init_image_size[1] / width
-        # As the reference: entry 2 (x translation) is divided by the ROW ratio and entry 5 by the
-        # column ratio. Equal at the generator's levels; on the warp discriminator's 63x31 map (from
-        # 128x64) they are 2.03 and 2.06, kept swapped for fidelity.
+        # Integer ratios, as the reference's Python 2 division: exact at the generator's levels, 2 and 2
+        # on the warp discriminator's 63x31 map of a 128x64 image. Entry 2 (x translation) is divided
+        # by the ROW ratio and entry 5 by the column ratio, as the reference did.
+        scale_y = self.init_image_size[0] // height
+        scale_x = self.init_image_size[1] // width
         self.transform_divisor = np.array([1, 1, scale_y, 1, 1, scale_x, 1, 1], dtype='float32')
         self.mask_rows = nearest_indices(self.init_image_size[0], height)
         self.mask_cols = nearest_indices(self.init_image_size[1], width)
@@ -609,7 +535,7 @@ class AffineTransformLayer(keras.layers.Layer):
         warped parts times their masks."""
         if masks is not None:
             masks = ops.reshape(masks, (-1,) + tuple(features.shape[1:3]))
-        return warp_parts(features, transforms, self.number_of_transforms, masks)
+        return warp_parts(features, transforms, self.number_of_transforms, masks, self.interpolation)
 
     def compute_output_shape(self, input_shape):
         batch, height, width, channels = input_shape[0]
@@ -620,7 +546,8 @@ class AffineTransformLayer(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(number_of_transforms=self.number_of_transforms,
-                      aggregation_fn=self.aggregation_fn, init_image_size=self.init_image_size)
+                      aggregation_fn=self.aggregation_fn, init_image_size=self.init_image_size,
+                      interpolation=self.interpolation)
         return config
 
 

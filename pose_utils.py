@@ -12,6 +12,8 @@ import skimage.draw
 import skimage.morphology
 from PIL import Image
 
+import polygons
+
 LABELS = ['nose', 'neck', 'Rsho', 'Relb', 'Rwri', 'Lsho', 'Lelb', 'Lwri',
           'Rhip', 'Rkne', 'Rank', 'Lhip', 'Lkne', 'Lank', 'Leye', 'Reye', 'Lear', 'Rear']
 MISSING_VALUE = -1
@@ -175,11 +177,36 @@ def has_torso(cords):
     return bool(present_mask(cords)[TORSO_INDICES].all())
 
 
-def cords_to_map(cords, img_size, sigma=6):
-    """The ``hm`` pose representation (SPEC section 2): (H, W, 18) float32 Gaussians, zero if missing."""
-    cords = np.asarray(cords, dtype=np.float64)
+HM_SIGMA = 6
+POSE_MAPS = ('stepped', 'smooth')
+# exp(-k) in float32 for k = 0 .. 104; from k = 104 on it rounds to 0.
+STEP_VALUES = np.exp(-np.arange(105, dtype=np.float64)).astype(np.float32)
+
+
+def hm_exponent_steps(squared_distance, sigma=HM_SIGMA):
+    """-floor(-d2 / (2 sigma^2)) for integer squared distances: the reference's exponent, written in
+    Python 2 where ``/`` of two integers floors (docs/reference.md, "Pose maps"), as a non-negative
+    index into STEP_VALUES (clipped where the value is 0 anyway)."""
+    return np.minimum(-np.floor_divide(-squared_distance, 2 * sigma ** 2), len(STEP_VALUES) - 1)
+
+
+def cords_to_map(cords, img_size, sigma=HM_SIGMA, pose_map='stepped'):
+    """The ``hm`` pose representation: (H, W, 18) float32, a zero channel for a missing point.
+
+    ``stepped`` (the reference's maps): exp(floor(-d2 / (2 sigma^2))) with d2 = (y - yi)^2 + (x - xi)^2
+    of integer keypoints, a staircase: 1 at the point, e^-1 for 0 < d2 <= 72, e^-2 up to 144, ...
+    ``smooth``: the Gaussian exp(-d2 / (2 sigma^2)) the formula describes (an extension).
+    """
+    if pose_map not in POSE_MAPS:
+        raise ValueError('pose_map must be one of %s, got %r' % (POSE_MAPS, pose_map))
     height, width = img_size[:2]
     present = present_mask(cords)
+    if pose_map == 'stepped':
+        cords = np.asarray(cords).astype(np.int64)
+        squared = ((np.arange(height)[:, None, None] - cords[:, 0]) ** 2
+                   + (np.arange(width)[None, :, None] - cords[:, 1]) ** 2)           # (H, W, 18)
+        return STEP_VALUES[hm_exponent_steps(squared, sigma)] * present.astype(np.float32)
+    cords = np.asarray(cords, dtype=np.float64)
     # exp(-(dy^2 + dx^2)/2s^2) separates into a row factor times a column factor.
     rows = np.exp(-(np.arange(height)[:, None] - cords[None, :, 0]) ** 2 / (2.0 * sigma ** 2))  # (H, 18)
     cols = np.exp(-(np.arange(width)[:, None] - cords[None, :, 1]) ** 2 / (2.0 * sigma ** 2))  # (W, 18)
@@ -245,7 +272,7 @@ def produce_ma_mask(cords, img_size, limb_half_width=4, joint_radius=4, closing_
             continue
         normal = np.array([-direction[1], direction[0]]) / length * limb_half_width
         vertices = np.array([start + normal, start - normal, end - normal, end + normal])
-        yy, xx = skimage.draw.polygon(vertices[:, 0], vertices[:, 1], shape=img_size)
+        yy, xx = polygons.polygon(vertices[:, 0], vertices[:, 1], img_size)
         mask[yy, xx] = True
     for i in np.flatnonzero(present):
         yy, xx = skimage.draw.disk((cords[i, 0], cords[i, 1]), radius=joint_radius, shape=img_size)

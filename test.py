@@ -121,8 +121,7 @@ def generated_batches(args, pairs):
     import tensorflow as tf
     import conv_layers
     from pose_dataset import PoseHMDataset
-    generator = conv_layers.make_generator(args.image_size, args.use_input_pose, args.warp_skip, args.disc_type,
-                                           args.warp_agg, args.use_bg, args.pose_rep_type, args.width_factor)
+    generator = conv_layers.make_generator(**conv_layers.network_options(args))
     conv_layers.load_weights(generator, args.generator_checkpoint)
     input_names = list(generator.input)
     # Dropout stays on with --use_dropout_test 1 (the reference's learning phase 1).
@@ -191,11 +190,22 @@ def evaluate(args):
               'scoring_seconds': round(scoring_seconds, 1),
               'skipped': {name: skipped_because for name in INCEPTION_SCORES} if inception is None else {},
               'inception_model': getattr(inception, 'graph_path', getattr(inception, 'weights_path', None)),
+              'inception_network': inception_provenance(inception),
               'generator_checkpoint': None if args.load_generated_images else os.path.abspath(args.generator_checkpoint),
               'flags': {k: v for k, v in vars(args).items() if not k.startswith('_')}}
     write_json(os.path.join(args.generated_images_dir, SCORES_FILE), report)
     print(summary_line(scores))
     return report
+
+
+def inception_provenance(inception):
+    """Which network computed IS and FID, and whether its Inception Scores compare with the paper's."""
+    if inception is None:
+        return None
+    note = ('Inception Score by the %s: %s' % (inception.name, 'the network of the paper\'s scores'
+            if inception.comparable_to_paper else 'NOT comparable with the paper\'s Inception Scores (they '
+            'used the 2015 Inception graph: give it with --inception_graph)'))
+    return {'name': inception.name, 'comparable_to_paper': inception.comparable_to_paper, 'note': note}
 
 
 def summary_line(scores):

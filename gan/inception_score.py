@@ -112,6 +112,7 @@ class KerasInception(_BatchedInception):
     (the tests use a small one)."""
 
     name = 'Keras InceptionV3'
+    comparable_to_paper = False  # other weights and preprocessing: close to the paper's IS, not the same
 
     def __init__(self, weights_path, batch_size=50, input_size=299):
         super().__init__(batch_size)
@@ -143,6 +144,7 @@ class GraphInception(_BatchedInception):
     the graph resizes them to 299x299 itself."""
 
     name = '2015 Inception graph'
+    comparable_to_paper = True  # the network the paper's Inception Scores were computed with
 
     def __init__(self, graph_path, batch_size=50):
         super().__init__(batch_size)

@@ -28,12 +28,6 @@ class NonFiniteLossError(RuntimeError):
     """A loss became NaN or infinite: the run stops, its checkpoints stay as they were."""
 
 
-def network_arguments(args):
-    return dict(image_size=tuple(args.image_size), use_input_pose=args.use_input_pose, warp_skip=args.warp_skip,
-                disc_type=args.disc_type, warp_agg=args.warp_agg, use_bg=args.use_bg,
-                pose_rep_type=args.pose_rep_type, width_factor=args.width_factor)
-
-
 def make_networks(args):
     """Generator and discriminator of the flags; float16 compute under --mixed_precision (the
     variables stay float32; the policy is restored afterwards, layers keep theirs)."""
@@ -41,8 +35,8 @@ def make_networks(args):
     if args.mixed_precision:
         keras.config.set_dtype_policy('mixed_float16')
     try:
-        return (conv_layers.make_generator(**network_arguments(args)),
-                conv_layers.make_discriminator(**network_arguments(args)))
+        return (conv_layers.make_generator(**conv_layers.network_options(args)),
+                conv_layers.make_discriminator(**conv_layers.network_options(args)))
     finally:
         keras.config.set_dtype_policy(previous)
 

@@ -67,7 +67,7 @@ def generate_reid_images(generator, pairs, annotations, args, out_dir):
                                                               'background image')).convert('RGB'))
             inputs.append(make_pair_inputs(source, annotations[from_name], annotations[to_name], args.image_size,
                                            args.pose_rep_type, args.warp_skip, args.use_input_pose, args.use_bg,
-                                           background=background))
+                                           background=background, pose_map=args.pose_map))
         batch = {name: np.stack([pair[name] for pair in inputs]) for name in input_names}
         output = np.asarray(generator(batch, training=args.use_dropout_test))
         for i, image in zip(block, output):
@@ -110,8 +110,7 @@ def main(argv=None):
         pairs = make_reid_pairs(usable_names(annotations), args.pairs_for_each, args.seed)
         pose_utils.save_pairs(pairs_file, pairs)
         print('Number of pairs: %d (written to %s)' % (len(pairs), pairs_file))
-        generator = conv_layers.make_generator(args.image_size, args.use_input_pose, args.warp_skip, args.disc_type,
-                                               args.warp_agg, args.use_bg, args.pose_rep_type, args.width_factor)
+        generator = conv_layers.make_generator(**conv_layers.network_options(args))
         conv_layers.load_weights(generator, args.generator_checkpoint)
         generate_reid_images(generator, pairs, annotations, args, args.generated_images_dir)
         if args.store_train_images:

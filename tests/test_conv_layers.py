@@ -267,3 +267,32 @@ def test_gemm_transposed_convolution_is_right_on_large_inputs():
     assert x.shape[1] * x.shape[2] > conv_layers.GEMM_MAX_INPUT_PIXELS
     layer = conv_layers.Conv2DTranspose(3, 4, strides=2, use_bias=False)
     np.testing.assert_allclose(np.asarray(layer(x)), scatter_transposed_conv(x, layer.get_weights()[0]), atol=1e-5)
+
+
+def test_unet_with_background_does_not_read_it():
+    """--warp_skip none --use_bg 1: the background is an input, but the reference's U-Net encoder reads
+    only the source image and the two poses (3 + 18 + 18 channels)."""
+    model = generator(((128, 64), 0, 'none', 'max', 1, 'stickman'))
+    assert 'background' in [tensor.name for tensor in model.inputs]
+    batch = random_batch(model)
+    other = dict(batch, background=-batch['background'])
+    np.testing.assert_array_equal(np.asarray(model(batch, training=False)), np.asarray(model(other, training=False)))
+    first_conv = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)][0]
+    assert first_conv.kernel.shape[2] == 3 + 3 + 0  # source image and target stickman, no background
+
+
+def test_warp_interpolation_reaches_every_warp_layer():
+    import argparse
+    import pose_transform
+    flags = argparse.Namespace(image_size=(128, 64), use_input_pose=1, warp_skip='mask', disc_type='warp',
+                               warp_agg='max', use_bg=0, pose_rep_type='hm', width_factor=WIDTH,
+                               warp_interpolation='nearest')
+    for interpolation in ('nearest', 'bilinear'):
+        flags.warp_interpolation = interpolation
+        options = conv_layers.network_options(flags)
+        for model in (conv_layers.make_generator(**options), conv_layers.make_discriminator(**options)):
+            layers = [layer for layer in model.layers if isinstance(layer, pose_transform.AffineTransformLayer)]
+            assert layers and all(layer.interpolation == interpolation for layer in layers)
+    default = conv_layers.make_generator((128, 64), 1, 'mask', 'call', 'max', 0, 'hm', width_factor=WIDTH)
+    assert {layer.interpolation for layer in default.layers
+            if isinstance(layer, pose_transform.AffineTransformLayer)} == {'nearest'}

@@ -85,6 +85,10 @@ def test_keras_inception_loads_the_file_and_batches(random_keras_inception):
     assert np.allclose(probabilities, expected, atol=1e-5)
     assert get_inception_score(images, model, splits=5)[0] == pytest.approx(
         inception_score(expected, splits=5)[0], rel=1e-4)
+    # test.py says these scores are not the paper's network.
+    import test as test_script
+    provenance = test_script.inception_provenance(model)
+    assert provenance['comparable_to_paper'] is False and 'NOT comparable' in provenance['note']
 
 
 def test_keras_inception_refuses_another_file(tmp_path):

@@ -1,11 +1,12 @@
-"""The batched pipeline work (issue #7): pose_transform's batch functions give exactly the per-pair
-results (and the per-pair ones exactly skimage's pixels), the batched TF pose maps equal cords_to_map,
-and the batched tf.data pipeline keeps the data order."""
+"""The batched pipeline work: pose_transform's batch functions give exactly the per-pair results (and
+the per-pair ones exactly scikit-image 0.13's pixels), the batched TF pose maps equal cords_to_map, and
+the batched tf.data pipeline keeps the data order."""
 import numpy as np
 import pytest
-import skimage.measure
 
+import polygons as polygons_module
 import pose_transform as pt
+import skimage013
 import pose_utils
 from pose_dataset import heatmaps_tf
 from tests.fixtures_data import synthetic_root  # noqa: F401
@@ -63,7 +64,7 @@ def test_batched_masks_equal_per_pair_and_skimage():
 
 def test_convex_rows_give_the_pixels_of_the_crossing_test():
     """Rectangles of any orientation, with corners on pixels, half pixels and anywhere, zero-length and
-    zero-width ones included: exactly skimage.measure.grid_points_in_poly's pixels, boundaries included."""
+    zero-width ones included: exactly scikit-image 0.13's grid_points_in_poly pixels."""
     rng = np.random.default_rng(12)
     polygons = []
     for trial in range(400):
@@ -80,9 +81,9 @@ def test_convex_rows_give_the_pixels_of_the_crossing_test():
         elif trial % 3 == 1:
             vertices = np.round(vertices * 2) / 2
         polygons.append(vertices)
-    masks = pt.fill_convex_polygons(np.array(polygons), (32, 24))
+    masks = polygons_module.fill_convex_polygons(np.array(polygons), (32, 24))
     for vertices, mask in zip(polygons, masks):
-        np.testing.assert_array_equal(mask, skimage.measure.grid_points_in_poly((32, 24), vertices[:, ::-1]))
+        np.testing.assert_array_equal(mask, skimage013.grid_points_in_poly((32, 24), vertices[:, ::-1]))
 
 
 def test_batch_functions_name_the_bad_pose():

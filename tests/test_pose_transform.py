@@ -1,15 +1,16 @@
-"""pose_transform numpy part (SPEC section 4) against an independent computation: the reference's
-per-part loop over named keypoints with ``skimage.transform.estimate_transform`` and
-``skimage.measure.grid_points_in_poly``."""
+"""pose_transform numpy part against an independent computation: the reference's per-part loop over
+named keypoints with ``skimage.transform.estimate_transform`` and scikit-image 0.13's polygon
+rasterisation (tests/skimage013.py)."""
 import warnings
 
 import numpy as np
 import pytest
-import skimage.draw
 import skimage.measure
 import skimage.transform
 
 import pose_transform as pt
+import polygons
+import skimage013
 from pose_utils import LABELS
 
 H, W = 128, 64
@@ -107,7 +108,7 @@ def reference_masks(array2, size):
     for fr, to, inc in [('Rhip', 'Rkne', 0.1), ('Lhip', 'Lkne', 0.1), ('Rkne', 'Rank', 0.5), ('Lkne', 'Lank', 0.5),
                         ('Rsho', 'Relb', 0.1), ('Lsho', 'Lelb', 0.1), ('Relb', 'Rwri', 0.5), ('Lelb', 'Lwri', 0.5)]:
         if fr in kp2 and to in kp2:
-            masks.append(skimage.measure.grid_points_in_poly(size, polygon(kp2[fr], kp2[to], st2, inc)[:, ::-1]))
+            masks.append(skimage013.grid_points_in_poly(size, polygon(kp2[fr], kp2[to], st2, inc)[:, ::-1]))
         else:
             masks.append(np.zeros(size))
     return np.array(masks, dtype=np.float32)
@@ -211,8 +212,9 @@ def test_head_mask_hand_case():
     assert pt.pose_masks(target, (H, W))[0].all()
 
 
-def test_fill_polygon_matches_skimage_rasterisation():
+def test_polygons_match_skimage_013_rasterisation():
     rng = np.random.default_rng(5)
+    differs_from_today = 0
     for trial in range(300):
         # Limb-like rectangles (convex, any orientation), some with integer or half-integer corners so
         # that pixels fall exactly on edges and vertices.
@@ -222,22 +224,26 @@ def test_fill_polygon_matches_skimage_rasterisation():
             vertices = np.round(vertices)
         elif trial % 3 == 1:
             vertices = np.round(vertices * 2) / 2
-        ours = pt.fill_polygon(vertices, (32, 24))
-        drawn = np.zeros((32, 24), dtype=bool)
-        rr, cc = skimage.draw.polygon(vertices[:, 1], vertices[:, 0], shape=(32, 24))
-        drawn[rr, cc] = True
-        np.testing.assert_array_equal(ours, drawn)
-        np.testing.assert_array_equal(ours, skimage.measure.grid_points_in_poly((32, 24), vertices[:, ::-1]))
-        # Any quadrilateral, self-intersecting ones included: the same pixels as grid_points_in_poly.
+        want = skimage013.grid_points_in_poly((32, 24), vertices[:, ::-1])
+        np.testing.assert_array_equal(polygons.grid_points_in_poly((32, 24), vertices[:, ::-1]), want)
+        np.testing.assert_array_equal(polygons.fill_convex_polygons(vertices[None], (32, 24))[0], want)
+        for got, expected in zip(polygons.polygon(vertices[:, 1], vertices[:, 0], (32, 24)),
+                                 skimage013.polygon(vertices[:, 1], vertices[:, 0], (32, 24))):
+            np.testing.assert_array_equal(got, expected)
+        # Any quadrilateral, self-intersecting ones included.
         quad = np.round(rng.uniform(-4, 36, (4, 2)) * 2) / 2
-        np.testing.assert_array_equal(pt.fill_polygon(quad, (32, 24)),
-                                      skimage.measure.grid_points_in_poly((32, 24), quad[:, ::-1]))
-    several = np.stack([pt.limb_polygon([5, 5], [20, 30], 10, 0.1), pt.limb_polygon([1, 1], [1, 1], 10, 0.1)])
-    batch = pt.fill_polygons(several, (32, 24))
-    assert (batch[0] == pt.fill_polygon(several[0], (32, 24))).all()
-    # A zero-length limb: the +-1 polygon is a diagonal segment; skimage marks the points on it.
-    np.testing.assert_array_equal(batch[1], skimage.measure.grid_points_in_poly((32, 24), several[1][:, ::-1]))
-    assert batch[1].sum() >= 2
+        np.testing.assert_array_equal(polygons.grid_points_in_poly((32, 24), quad[:, ::-1]),
+                                      skimage013.grid_points_in_poly((32, 24), quad[:, ::-1]))
+        np.testing.assert_array_equal(polygons.fill_convex_polygons(quad[None], (32, 24))[0],
+                                      skimage013.grid_points_in_poly((32, 24), quad[:, ::-1]))
+        today = skimage.measure.grid_points_in_poly((32, 24), vertices[:, ::-1])
+        differs_from_today += int((today != want).any())
+    # Points on edges and vertices: scikit-image >= 0.16 counts them in, 0.13 (the reference) did not.
+    assert differs_from_today > 50
+    # A zero-length limb: the +-1 polygon is a diagonal segment with no pixel inside.
+    segment = pt.limb_polygon([1, 1], [1, 1], 10, 0.1)
+    assert not polygons.fill_convex_polygons(segment[None], (32, 24)).any()
+    assert not skimage013.grid_points_in_poly((32, 24), segment[:, ::-1]).any()
 
 
 def reference_stickman(array, size):
@@ -249,10 +255,10 @@ def reference_stickman(array, size):
         n = a - b
         n = thickness * np.array([-n[1], n[0]]) / np.linalg.norm(n)
         v = np.array([a + n, a - n, b - n, b + n])
-        return skimage.draw.polygon(v[:, 1], v[:, 0], shape=size)
+        return skimage013.polygon(v[:, 1], v[:, 0], size)
 
     body = np.int_([kp[n] for n in ['Lhip', 'Lsho', 'Rsho', 'Rhip']])
-    rr, cc = skimage.draw.polygon(body[:, 1], body[:, 0], shape=size)
+    rr, cc = skimage013.polygon(body[:, 1], body[:, 0], size)
     imgs[2][rr, cc] = 1
     for channel, side in ((0, 'R'), (1, 'L')):
         for a, b in [('ank', 'kne'), ('kne', 'hip'), ('hip', 'sho'), ('sho', 'elb'), ('elb', 'wri')]:

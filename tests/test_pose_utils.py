@@ -8,6 +8,7 @@ import scipy.ndimage
 import skimage.draw
 
 import pose_utils
+import skimage013
 
 H, W = 32, 16
 
@@ -86,10 +87,10 @@ def test_pairs_round_trip_and_errors(tmp_path):
         pose_utils.load_pairs(path)
 
 
-def test_cords_to_map_matches_direct_formula():
+def test_smooth_cords_to_map_matches_direct_formula():
     rng = np.random.default_rng(0)
     cords = random_pose(rng)
-    heat = pose_utils.cords_to_map(cords, (H, W), sigma=6)
+    heat = pose_utils.cords_to_map(cords, (H, W), sigma=6, pose_map='smooth')
     assert heat.shape == (H, W, 18) and heat.dtype == np.float32
     yy, xx = np.mgrid[0:H, 0:W]
     for i, (y, x) in enumerate(cords):
@@ -130,7 +131,7 @@ def reference_ma_mask(cords, size):
         n = (cords[f] - cords[t]).astype(float)
         n = 4 * np.array([-n[1], n[0]]) / np.linalg.norm(n)
         v = np.array([cords[f] + n, cords[f] - n, cords[t] - n, cords[t] + n])
-        rr, cc = skimage.draw.polygon(v[:, 0], v[:, 1], shape=size)
+        rr, cc = skimage013.polygon(v[:, 0], v[:, 1], size)
         mask[rr, cc] = True
     yy, xx = np.mgrid[0:size[0], 0:size[1]]
     for y, x in cords:

@@ -126,6 +126,10 @@ def test_command_line_generates_scores_and_reloads(tmp_path, monkeypatch):
         assert reloaded['scores'][name] == pytest.approx(report['scores'][name], abs=1e-12)
     assert len(reloaded['scores']['inception_score']) == 2 and reloaded['skipped'] == {}
     assert reloaded['inception_model'] == graph_path
+    assert reloaded['inception_network'] == {'name': '2015 Inception graph', 'comparable_to_paper': True,
+                                             'note': test_script.inception_provenance(
+                                                 test_script.load_inception(graph_path=graph_path))['note']}
+    assert report['inception_network'] is None
 
     os.remove(images_dir / ('%s_%s.png' % pairs[3]))
     with pytest.raises(FileNotFoundError, match='%s_%s.png is missing' % pairs[3]):

@@ -1,5 +1,7 @@
 """AffineTransformLayer and SpatialTransformer (pose_transform Keras part) against independent warps
 written with scipy.ndimage.map_coordinates."""
+import math
+
 import keras
 import numpy as np
 import pytest
@@ -34,23 +36,48 @@ def source_keypoints():
     return kp
 
 
-def reference_warp(features, transforms, masks, scale, aggregation):
+def round_half_away(values):
+    """C's round() of each float32 value, with Python's exact float64 arithmetic."""
+    return np.vectorize(lambda v: math.floor(v + 0.5) if v >= 0 else math.ceil(v - 0.5), otypes=[np.float64])(
+        values.astype(np.float64))
+
+
+def nearest_sample(channel, src_y, src_x):
+    """The input pixel at the rounded coordinates, 0 outside the map."""
+    height, width = channel.shape
+    rows, cols = round_half_away(src_y), round_half_away(src_x)
+    inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+    return np.where(inside, channel[np.clip(rows, 0, height - 1).astype(int), np.clip(cols, 0, width - 1).astype(int)],
+                    0.0)
+
+
+def reference_warp(features, transforms, masks, scale, aggregation, interpolation='nearest'):
     """Independent warp: for every output pixel (x, y), k = c0 x + c1 y + 1, sample the input at
-    ((a0 x + a1 y + a2/s) / k, (b0 x + b1 y + b2/s) / k) with scipy's order-1 interpolation, zeros
+    ((a0 x + a1 y + a2/s) / k, (b0 x + b1 y + b2/s) / k): nearest with float32 coordinates (the
+    kernel's arithmetic) and C rounding, bilinear with scipy's order-1 interpolation in float64; zeros
     outside; masks subsampled by slicing; aggregated with numpy."""
     batch, height, width, channels = features.shape
-    rows, cols = np.mgrid[0:height, 0:width].astype(np.float64)
     results = []
     for b in range(batch):
         parts = []
         for t in range(transforms.shape[1]):
-            a0, a1, a2, b0, b1, b2, c0, c1 = transforms[b, t].astype(np.float64)
+            if interpolation == 'nearest':
+                rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
+                a0, a1, a2, b0, b1, b2, c0, c1 = transforms[b, t].astype(np.float32)
+                a2, b2 = a2 / np.float32(scale), b2 / np.float32(scale)
+            else:
+                rows, cols = np.mgrid[0:height, 0:width].astype(np.float64)
+                a0, a1, a2, b0, b1, b2, c0, c1 = transforms[b, t].astype(np.float64)
+                a2, b2 = a2 / scale, b2 / scale
             k = c0 * cols + c1 * rows + 1
-            src_x = (a0 * cols + a1 * rows + a2 / scale) / k
-            src_y = (b0 * cols + b1 * rows + b2 / scale) / k
-            warped = np.stack([scipy.ndimage.map_coordinates(features[b, ..., c].astype(np.float64),
-                                                             [src_y, src_x], order=1, mode='grid-constant',
-                                                             cval=0.0) for c in range(channels)], axis=-1)
+            src_x = (a0 * cols + a1 * rows + a2) / k
+            src_y = (b0 * cols + b1 * rows + b2) / k
+            if interpolation == 'nearest':
+                warped = np.stack([nearest_sample(features[b, ..., c], src_y, src_x) for c in range(channels)], -1)
+            else:
+                warped = np.stack([scipy.ndimage.map_coordinates(features[b, ..., c].astype(np.float64),
+                                                                 [src_y, src_x], order=1, mode='grid-constant',
+                                                                 cval=0.0) for c in range(channels)], axis=-1)
             if masks is not None:
                 warped = warped * masks[b, t, ::scale, ::scale, None]
             parts.append(warped)
@@ -75,30 +102,32 @@ def part_inputs():
     return transforms.astype(np.float32), masks
 
 
+@pytest.mark.parametrize('interpolation', ['nearest', 'bilinear'])
 @pytest.mark.parametrize('level_size', LEVEL_SIZES)
 @pytest.mark.parametrize('aggregation', ['max', 'avg'])
-def test_masked_part_warp_matches_scipy(part_inputs, level_size, aggregation):
+def test_masked_part_warp_matches_independent_warp(part_inputs, level_size, aggregation, interpolation):
     transforms, masks = part_inputs
     assert np.any(transforms == 1000), 'the made-up poses should produce a "no point" transform'
     features = np.random.default_rng(0).normal(size=(2,) + level_size + (5,)).astype(np.float32)
-    layer = pose_transform.AffineTransformLayer(10, aggregation, IMAGE_SIZE)
+    layer = pose_transform.AffineTransformLayer(10, aggregation, IMAGE_SIZE, interpolation)
     got = np.asarray(layer([features, transforms, masks]))
     scale = IMAGE_SIZE[0] // level_size[0]
-    want = reference_warp(features, transforms, masks, scale, aggregation)
+    want = reference_warp(features, transforms, masks, scale, aggregation, interpolation)
     assert got.shape == features.shape
     assert np.abs(got - want).max() < 1e-4
     # Not trivially zero: the parts put real content in most of the torso region.
     assert np.abs(want).mean() > 0.05
 
 
+@pytest.mark.parametrize('interpolation', ['nearest', 'bilinear'])
 @pytest.mark.parametrize('aggregation', ['max', 'avg'])
-def test_global_transform_without_masks(aggregation):
+def test_global_transform_without_masks(aggregation, interpolation):
     source, target = source_keypoints(), target_keypoints()
     transforms = pose_transform.estimate_uniform_transform(source, target)[None].astype(np.float32)  # (1, 1, 8)
     features = np.random.default_rng(1).normal(size=(1, 64, 32, 4)).astype(np.float32)
-    layer = pose_transform.AffineTransformLayer(1, aggregation, IMAGE_SIZE)
+    layer = pose_transform.AffineTransformLayer(1, aggregation, IMAGE_SIZE, interpolation)
     got = np.asarray(layer([features, transforms]))
-    want = reference_warp(features, transforms, None, 2, aggregation)
+    want = reference_warp(features, transforms, None, 2, aggregation, interpolation)
     assert np.abs(got - want).max() < 1e-4
 
 
@@ -107,10 +136,10 @@ def test_projective_terms_and_no_point_transform():
     transforms = np.array([[[0.9, 0.1, 2.0, -0.05, 1.1, -3.0, 0.002, -0.001],
                             [1, 0, 1000, 0, 1, 1000, 0, 0]]], dtype=np.float32)
     features = np.random.default_rng(2).uniform(0.5, 1.0, size=(1, 32, 16, 3)).astype(np.float32)
-    layer = pose_transform.AffineTransformLayer(2, 'none', (32, 16))
+    layer = pose_transform.AffineTransformLayer(2, 'none', (32, 16), 'bilinear')
     got = np.asarray(layer([features, transforms]))                                  # (1, 32, 16, 6)
     assert got.shape == (1, 32, 16, 6)
-    want = reference_warp(features, transforms[:, :1], None, 1, 'max')
+    want = reference_warp(features, transforms[:, :1], None, 1, 'max', 'bilinear')
     assert np.abs(got[..., :3] - want).max() < 1e-4
     assert np.all(got[..., 3:] == 0)
 
@@ -199,33 +228,85 @@ def test_spatial_transformer_starts_at_identity_and_learns():
     assert np.abs(grads[-1].numpy()).sum() > 0 and np.abs(grads[-2].numpy()).sum() > 0
 
 
-@pytest.mark.parametrize('with_masks', [False, True])
-def test_warp_and_its_gradient_equal_tensorflows_projective_transform_kernel(part_inputs, with_masks):
-    """warp_parts (gathers + custom gradient) against what the reference ran: the features repeated per
-    part through TensorFlow's ImageProjectiveTransformV3 kernel and that kernel's registered gradient,
-    then multiplied by the part masks."""
-    transforms, masks = part_inputs
-    transforms = transforms.reshape(-1, 8).copy()
-    transforms[1] = [0.9, 0.1, 2.0, -0.05, 1.1, -3.0, 0.002, -0.001]       # projective terms as well
-    masks = tf.constant(masks[:, :, ::4, ::4].reshape(20, 32, 16)) if with_masks else None
-    features = tf.constant(np.random.default_rng(4).normal(size=(2, 32, 16, 3)).astype(np.float32))
-    weights = tf.constant(np.random.default_rng(5).normal(size=(2, 10, 32, 16, 3)).astype(np.float32))
+def kernel_and_project_warps(features, transforms, masks, parts, interpolation):
+    """(warped, gradient of sum(warped * weights) w.r.t. the features) of what the reference ran (the
+    features repeated per part through TensorFlow's ImageProjectiveTransformV3 kernel and its
+    registered gradient, then times the masks) and of pose_transform.warp_parts."""
+    batch, height, width, channels = features.shape
+    weights = tf.constant(np.random.default_rng(5).normal(size=(batch, parts, height, width, channels)),
+                          tf.float32)
 
     def kernel_warp(x):
         warped = tf.raw_ops.ImageProjectiveTransformV3(
-            images=tf.repeat(x, 10, axis=0), transforms=transforms, output_shape=[32, 16],
-            fill_value=0.0, interpolation='BILINEAR', fill_mode='CONSTANT')
+            images=tf.repeat(x, parts, axis=0), transforms=transforms, output_shape=[height, width],
+            fill_value=0.0, interpolation=interpolation.upper(), fill_mode='CONSTANT')
         warped = warped if masks is None else warped * masks[..., None]
-        return tf.reshape(warped, (2, 10, 32, 16, 3))
+        return tf.reshape(warped, (batch, parts, height, width, channels))
+
+    def project_warp(x):
+        return pose_transform.warp_parts(x, tf.constant(transforms), parts, masks, interpolation)
 
     results = []
-    for warp in (kernel_warp, lambda x: pose_transform.warp_parts(x, tf.constant(transforms), 10, masks)):
+    for warp in (kernel_warp, project_warp):
         with tf.GradientTape() as tape:
             tape.watch(features)
             warped = warp(features)
             loss = tf.reduce_sum(warped * weights)
         results.append((warped.numpy(), tape.gradient(loss, features).numpy()))
-    (want, want_grad), (got, got_grad) = results
+    return results
+
+
+@pytest.mark.parametrize('interpolation', ['nearest', 'bilinear'])
+@pytest.mark.parametrize('with_masks', [False, True])
+def test_warp_and_its_gradient_equal_tensorflows_projective_transform_kernel(part_inputs, with_masks,
+                                                                           interpolation):
+    transforms, masks = part_inputs
+    transforms = transforms.reshape(-1, 8).copy()
+    transforms[1] = [0.9, 0.1, 2.0, -0.05, 1.1, -3.0, 0.002, -0.001]       # projective terms as well
+    masks = tf.constant(masks[:, :, ::4, ::4].reshape(20, 32, 16)) if with_masks else None
+    features = tf.constant(np.random.default_rng(4).normal(size=(2, 32, 16, 3)).astype(np.float32))
+    (want, want_grad), (got, got_grad) = kernel_and_project_warps(features, transforms, masks, 10, interpolation)
     assert np.abs(want).mean() > 0.05 and np.abs(want_grad).mean() > 0.05
-    np.testing.assert_allclose(got, want, atol=1e-5)
-    np.testing.assert_allclose(got_grad, want_grad, atol=1e-4)
+    if interpolation == 'nearest':
+        np.testing.assert_array_equal(got, want)
+    else:
+        np.testing.assert_allclose(got, want, atol=1e-5)
+    np.testing.assert_allclose(got_grad, want_grad, rtol=1e-5, atol=1e-5)
+
+
+def test_nearest_warp_equals_the_kernel_on_real_part_transforms_at_every_level():
+    """Real Market-1501 poses (consecutive images of one person), every level the generator warps and
+    the warp discriminator's 63x31 map (translations divided by 2 and 2): the forward pass equal to the
+    kernel bit for bit, the gradient to float32 rounding of the sum over parts."""
+    from reference_data import annotation_sets
+    sets = [(name, size, rows) for name, size, rows in annotation_sets() if size == IMAGE_SIZE]
+    poses = [kp for _, _, rows in sets for _, kp in sorted(rows.items()) if pose_transform.check_valid(kp)]
+    source, target = np.array(poses[0:64:2]), np.array(poses[1:64:2])
+    transforms = pose_transform.affine_transforms_batch(source, target).astype(np.float32)  # (B, 10, 8)
+    masks = pose_transform.pose_masks_batch(target, IMAGE_SIZE)                            # (B, 10, H, W)
+    rng = np.random.default_rng(7)
+    largest = 0.0
+    for height, width in LEVEL_SIZES + [(63, 31)]:
+        divisor = np.array([1, 1, IMAGE_SIZE[0] // height, 1, 1, IMAGE_SIZE[1] // width, 1, 1], np.float32)
+        level_transforms = (transforms / divisor).reshape(-1, 8)
+        rows = pose_transform.nearest_indices(IMAGE_SIZE[0], height)
+        cols = pose_transform.nearest_indices(IMAGE_SIZE[1], width)
+        level_masks = tf.constant(masks[:, :, rows][:, :, :, cols].reshape(-1, height, width))
+        features = tf.constant(rng.normal(size=(len(source), height, width, 4)).astype(np.float32))
+        (want, want_grad), (got, got_grad) = kernel_and_project_warps(features, level_transforms, level_masks, 10,
+                                                                      'nearest')
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_allclose(got_grad, want_grad, rtol=1e-5, atol=1e-5)
+        largest = max(largest, np.abs(got_grad - want_grad).max())
+        assert np.abs(want).mean() > 0.05
+    print('largest gradient difference %.3g' % largest)
+
+
+def test_translation_divisors_are_integer_ratios():
+    """Python 2's int / int: 128 / 63 = 2 and 64 / 31 = 2 on the warp discriminator's map."""
+    layer = pose_transform.AffineTransformLayer(10, 'max', IMAGE_SIZE)
+    layer.build([(None, 63, 31, 4), (None, 10, 8), (None, 10) + IMAGE_SIZE])
+    np.testing.assert_array_equal(layer.transform_divisor, [1, 1, 2, 1, 1, 2, 1, 1])
+    layer = pose_transform.AffineTransformLayer(10, 'max', IMAGE_SIZE)
+    layer.build([(None, 32, 16, 4), (None, 10, 8), (None, 10) + IMAGE_SIZE])
+    np.testing.assert_array_equal(layer.transform_divisor, [1, 1, 4, 1, 1, 4, 1, 1])
