@@ -120,6 +120,7 @@ def save_demo(out_dir, names, source, frames, generated, frame_duration):
 def run_demo(args):
     """Keypoints, pairs, generation and output files; returns (frame PNG paths, GIF path)."""
     import conv_layers
+    import weight_files
     names = frame_names(args.target_images_dir)
     if not os.path.isfile(args.source_image):
         raise FileNotFoundError('source image not found: %s' % args.source_image)
@@ -144,7 +145,7 @@ def run_demo(args):
     if args.use_bg:
         background = resize_image(read_rgb_image(args.bg_image), args.image_size)
     generator = conv_layers.make_generator(**conv_layers.network_options(args))
-    conv_layers.load_weights(generator, args.generator_checkpoint)
+    weight_files.load_weights(generator, args.generator_checkpoint)
     generated = generate(generator, source_image, source_kp, [frame_kps[i] for i in valid], args, background)
     return save_demo(args.generated_images_dir, [names[i] for i in valid], source_image,
                      [images[1 + i] for i in valid], generated, args.frame_duration)

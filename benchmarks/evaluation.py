@@ -41,9 +41,10 @@ def random_weights(work, width_factor):
     """Files test.py loads: a random full-width mask generator and a random InceptionV3."""
     import keras
     import conv_layers
+    import weight_files
     generator = conv_layers.make_generator((128, 64), True, 'mask', 'call', 'max', False, 'hm', width_factor)
     generator_path = os.path.join(work, 'generator.weights.h5')
-    conv_layers.save_weights(generator, generator_path)
+    weight_files.save_weights(generator, generator_path)
     inception_path = os.path.join(work, 'inception_v3.weights.h5')
     keras.applications.InceptionV3(include_top=True, weights=None).save_weights(inception_path)
     return generator_path, inception_path

@@ -77,18 +77,18 @@ def make_gan(args, implementation='project'):
     networks are built."""
     import keras
     import conv_layers
-    import pose_transform
+    import warp_layers
     from gan.trainer import make_gan as make
     from benchmarks import previous_layers
     if implementation not in IMPLEMENTATIONS:
         raise ValueError('unknown implementation %r (choose from %s)' % (implementation, ', '.join(IMPLEMENTATIONS)))
     changes = IMPLEMENTATIONS[implementation]
     originals = (conv_layers.Conv2DTranspose, conv_layers.InstanceNormalization,
-                 pose_transform.AffineTransformLayer)
+                 warp_layers.AffineTransformLayer)
     if 'warp' not in changes:
-        pose_transform.AffineTransformLayer = previous_layers.KernelAffineTransformLayer
+        warp_layers.AffineTransformLayer = previous_layers.KernelAffineTransformLayer
     elif 'xla' not in changes:
-        pose_transform.AffineTransformLayer = previous_layers.UncompiledAffineTransformLayer
+        warp_layers.AffineTransformLayer = previous_layers.UncompiledAffineTransformLayer
     if 'gemm' not in changes:
         conv_layers.Conv2DTranspose = keras.layers.Conv2DTranspose
     if 'norm' not in changes:
@@ -97,7 +97,7 @@ def make_gan(args, implementation='project'):
         return make(args)
     finally:
         (conv_layers.Conv2DTranspose, conv_layers.InstanceNormalization,
-         pose_transform.AffineTransformLayer) = originals
+         warp_layers.AffineTransformLayer) = originals
 
 
 def make_step(args, implementation='project'):
@@ -185,11 +185,11 @@ def profile_warp(gan, batch, repeats):
     op by op (both benchmarks/previous_layers.py) and as the project runs it (XLA); the largest
     differences of their outputs and input gradients from the kernel's."""
     import tensorflow as tf
-    import pose_transform
+    import warp_layers
     from benchmarks import previous_layers
     rows = []
     for layer in gan.generator.layers:
-        if not isinstance(layer, pose_transform.AffineTransformLayer):
+        if not isinstance(layer, warp_layers.AffineTransformLayer):
             continue
         shape = layer.input[0].shape
         features = tf.random.normal((batch['source_image'].shape[0],) + tuple(shape[1:]))

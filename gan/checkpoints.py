@@ -2,7 +2,7 @@
 
 Two kinds, both in --checkpoints_dir:
 - ``epoch_XXX_generator.weights.h5`` / ``_discriminator.weights.h5``: the networks' weights only
-  (conv_layers.save_weights, Keras 3 format, atomic), every --checkpoint_ratio epochs; what test.py,
+  (weight_files.save_weights, Keras 3 format, atomic), every --checkpoint_ratio epochs; what test.py,
   demo.py and --generator_checkpoint read.
 - the resume checkpoint: ``resume_epoch_XXX/state.*`` (a tf.train.Checkpoint of every variable of both
   networks, dropout seed states included, both optimisers' slots and step counters) and the pointer

@@ -105,13 +105,14 @@ def main(argv=None):
     pairs_file = args.reid_pairs_file or os.path.join(args.data_root, args.dataset + '-re-id-pairs.csv')
     train_list = args.reid_train_list or os.path.join(args.generated_images_dir, 'train.txt')
     import conv_layers
+    import weight_files
     try:
         annotations = pose_utils.load_annotations(args.annotations_file_train)
         pairs = make_reid_pairs(usable_names(annotations), args.pairs_for_each, args.seed)
         pose_utils.save_pairs(pairs_file, pairs)
         print('Number of pairs: %d (written to %s)' % (len(pairs), pairs_file))
         generator = conv_layers.make_generator(**conv_layers.network_options(args))
-        conv_layers.load_weights(generator, args.generator_checkpoint)
+        weight_files.load_weights(generator, args.generator_checkpoint)
         generate_reid_images(generator, pairs, annotations, args, args.generated_images_dir)
         if args.store_train_images:
             for name in sorted(os.listdir(args.images_dir_train)):

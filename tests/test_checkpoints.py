@@ -1,4 +1,4 @@
-"""conv_layers.save_weights / load_weights: this project's Keras 3 files, the reference's Keras 2
+"""weight_files.save_weights / load_weights: this project's Keras 3 files, the reference's Keras 2
 .h5 layout (written here with h5py from hand-listed reference layers), refusal of other architectures."""
 import json
 import os
@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 import conv_layers
+import weight_files
 
 WIDTH = 1 / 16
 
@@ -110,7 +111,7 @@ def test_reference_generator_file_loads_into_the_right_layers(tmp_path):
     path = tmp_path / 'generator.h5'
     values = write_keras2_file(path, reference_generator_layers())
     model = mask_generator()
-    conv_layers.load_weights(model, path)
+    weight_files.load_weights(model, path)
     assert np.array_equal(kernel_of_shape(model, (3, 3, 21, 4)), values['conv2d_1', 'kernel'])   # appearance
     assert np.array_equal(kernel_of_shape(model, (3, 3, 18, 4)), values['conv2d_7', 'kernel'])   # pose
     assert np.array_equal(kernel_of_shape(model, (3, 3, 16, 3)), values['conv2d_13', 'kernel'])  # output
@@ -125,7 +126,7 @@ def test_reference_discriminator_file_with_shifted_counters(tmp_path, full_model
     path = tmp_path / 'discriminator.h5'
     values = write_keras2_file(path, reference_discriminator_layers(offset=13), full_model, suffix)
     model = call_discriminator()
-    conv_layers.load_weights(model, path)
+    weight_files.load_weights(model, path)
     # A chain: topological order is creation order.
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     norms = [layer for layer in model.layers if isinstance(layer, conv_layers.InstanceNormalization)]
@@ -145,7 +146,7 @@ def test_reference_spatial_transformer_weights_nested_in_its_layer(tmp_path):
     outer = {f'dense_{i}': 'spatial_transformer_1' for i in (1, 2, 3)}
     path = tmp_path / 'stn.h5'
     values = write_keras2_file(path, layers, outer=outer)
-    conv_layers.load_weights(model, path)
+    weight_files.load_weights(model, path)
     for shape, name in [((72, 64), 'dense_1'), ((64, 32), 'dense_2'), ((32, 6), 'dense_3')]:
         assert np.array_equal(kernel_of_shape(model, shape), values[name, 'kernel'])
 
@@ -153,11 +154,11 @@ def test_reference_spatial_transformer_weights_nested_in_its_layer(tmp_path):
 def test_round_trip_of_project_format(tmp_path):
     source, target = mask_generator(), mask_generator()
     path = tmp_path / 'epoch_001_generator.weights.h5'
-    conv_layers.save_weights(source, path)
+    weight_files.save_weights(source, path)
     assert sorted(os.listdir(tmp_path)) == ['epoch_001_generator.weights.h5']
     batch = {name: tf.random.uniform((1,) + tuple(t.shape[1:]), seed=1) for name, t in source.input.items()}
     assert not np.allclose(source(batch, training=False), target(batch, training=False))
-    conv_layers.load_weights(target, path)
+    weight_files.load_weights(target, path)
     assert np.array_equal(np.asarray(source(batch, training=False)), np.asarray(target(batch, training=False)))
 
 
@@ -171,8 +172,8 @@ def test_file_written_with_keras_own_transposed_convolution_loads(tmp_path, monk
     assert type(source.get_layer('conv2d_transpose_1')) is keras.layers.Conv2DTranspose
     assert type(target.get_layer('conv2d_transpose_1')) is conv_layers.Conv2DTranspose
     path = tmp_path / 'generator.weights.h5'
-    conv_layers.save_weights(source, path)
-    conv_layers.load_weights(target, path)
+    weight_files.save_weights(source, path)
+    weight_files.load_weights(target, path)
     batch = {name: tf.random.uniform((1,) + tuple(t.shape[1:]), seed=2) for name, t in source.input.items()}
     np.testing.assert_allclose(np.asarray(target(batch, training=False)), np.asarray(source(batch, training=False)),
                                atol=1e-5)
@@ -180,7 +181,7 @@ def test_file_written_with_keras_own_transposed_convolution_loads(tmp_path, monk
 
 def test_save_needs_keras3_suffix(tmp_path):
     with pytest.raises(ValueError, match='.weights.h5'):
-        conv_layers.save_weights(call_discriminator(), tmp_path / 'd.h5')
+        weight_files.save_weights(call_discriminator(), tmp_path / 'd.h5')
 
 
 def test_reference_file_of_another_architecture_is_refused(tmp_path):
@@ -189,7 +190,7 @@ def test_reference_file_of_another_architecture_is_refused(tmp_path):
     model = call_discriminator('stickman')                                 # 3-channel poses: 12 inputs
     before = [w.numpy().copy() for w in model.weights]
     with pytest.raises(ValueError, match=r"conv2d_1'.*\(4, 4, 42, 4\).*\(4, 4, 12, 4\)"):
-        conv_layers.load_weights(model, path)
+        weight_files.load_weights(model, path)
     assert all(np.array_equal(a, b.numpy()) for a, b in zip(before, model.weights))  # nothing assigned
 
 
@@ -197,16 +198,16 @@ def test_reference_file_with_missing_layers_is_refused(tmp_path):
     path = tmp_path / 'generator.h5'
     write_keras2_file(path, reference_discriminator_layers())
     with pytest.raises(ValueError, match="another architecture.*conv2d"):
-        conv_layers.load_weights(mask_generator(), path)
+        weight_files.load_weights(mask_generator(), path)
 
 
 def test_project_file_of_another_architecture_is_refused(tmp_path):
     path = tmp_path / 'd.weights.h5'
-    conv_layers.save_weights(call_discriminator('hm'), path)
+    weight_files.save_weights(call_discriminator('hm'), path)
     with pytest.raises(ValueError, match="another architecture: layer 'conv2d_1'"):
-        conv_layers.load_weights(call_discriminator('stickman'), path)
+        weight_files.load_weights(call_discriminator('stickman'), path)
 
 
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match='nothing.h5'):
-        conv_layers.load_weights(call_discriminator(), tmp_path / 'nothing.h5')
+        weight_files.load_weights(call_discriminator(), tmp_path / 'nothing.h5')

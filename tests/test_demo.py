@@ -46,6 +46,7 @@ def demo_setup(tmp_path_factory):
     """Synthetic data, a source and three frames, their CSV (frame 0: no Rhip and nothing before it;
     frame 2: no Rhip, taken from frame 1) and a fresh narrow generator's weights."""
     import conv_layers
+    import weight_files
     import keras
     root = tmp_path_factory.mktemp('demo')
     data_root = str(root / 'data')
@@ -66,7 +67,7 @@ def demo_setup(tmp_path_factory):
     keras.utils.set_random_seed(0)
     generator = conv_layers.make_generator((128, 64), True, 'mask', 'call', 'max', False, 'hm', float(WIDTH))
     checkpoint = str(root / 'generator.weights.h5')
-    conv_layers.save_weights(generator, checkpoint)
+    weight_files.save_weights(generator, checkpoint)
     return dict(root=root, data_root=data_root, source=os.path.join(images_dir, source), frames=frames,
                 frames_dir=str(frames_dir), csv=csv_path, rows=rows, checkpoint=checkpoint, generator=generator)
 

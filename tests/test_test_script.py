@@ -76,13 +76,14 @@ def test_score_generated_images_against_the_metrics(tmp_path):
 def make_dataset_and_checkpoint(root, warp_skip='mask'):
     """A 12-pair synthetic test set and a fresh 1/16-width generator checkpoint."""
     import conv_layers
+    import weight_files
     from data.make_synthetic_dataset import ensure_synthetic_dataset
     ensure_synthetic_dataset(str(root / 'data'), 'synthetic', train_identities=2, test_identities=2,
                              images_per_identity=3)
     generator = conv_layers.make_generator(IMAGE_SIZE, True, warp_skip, 'call', 'max', False, 'hm',
                                            width_factor=float(WIDTH))
     path = str(root / ('generator-%s.weights.h5' % warp_skip))
-    conv_layers.save_weights(generator, path)
+    weight_files.save_weights(generator, path)
     return path
 
 
