@@ -24,10 +24,8 @@ from tqdm import tqdm
 
 import pose_utils
 
-# The 19 limbs as 1-based keypoint pairs, in assembly order, and the PAF channels (x, y) of each.
-LIMB_SEQ = [[2, 3], [2, 6], [3, 4], [4, 5], [6, 7], [7, 8], [2, 9], [9, 10],
-            [10, 11], [2, 12], [12, 13], [13, 14], [2, 1], [1, 15], [15, 17],
-            [1, 16], [16, 18], [3, 17], [6, 18]]
+# The 19 limbs are pose_utils.LIMB_SEQ (0-based keypoint pairs), taken in that order when people are
+# assembled; the part-affinity channels (x, y) of each limb, in the same order:
 PAF_CHANNELS = [[12, 13], [20, 21], [14, 15], [16, 17], [22, 23], [24, 25], [0, 1], [2, 3],
                 [4, 5], [6, 7], [8, 9], [10, 11], [28, 29], [30, 31], [34, 35], [32, 33],
                 [36, 37], [18, 19], [26, 27]]
@@ -99,12 +97,12 @@ def limb_connections(cand_a, cand_b, paf_xy, image_height, th2=0.05):
 def assemble_people(peaks, connections):
     """People from limb matches: (P, 20) rows of 18 peak ids (-1 missing), total score, part count.
 
-    Limbs are taken in LIMB_SEQ order; a match joins the person holding either end, merges two
+    Limbs are taken in pose_utils.LIMB_SEQ order; a match joins the person holding either end, merges two
     disjoint people it links, or starts a new person (first 17 limbs only).
     """
     subset = -1 * np.ones((0, NUMBER_OF_KEYPOINTS + 2))
     for k, connection in enumerate(connections):
-        index_a, index_b = np.array(LIMB_SEQ[k]) - 1
+        index_a, index_b = pose_utils.LIMB_SEQ[k]
         for id_a, id_b, limb_score, _, _ in connection:
             found = np.nonzero((subset[:, index_a] == id_a) | (subset[:, index_b] == id_b))[0][:2]
             if len(found) == 1:
@@ -144,8 +142,8 @@ def compute_cordinates(heatmap_avg, paf_avg, oriImg, th1=0.1, th2=0.05):
     peaks, counts = find_peaks(heatmap_avg, th1)
     peaks_of_part = np.split(peaks, np.cumsum(counts)[:-1])
     connections = []
-    for (part_a, part_b), channels in zip(LIMB_SEQ, PAF_CHANNELS):
-        cand_a, cand_b = peaks_of_part[part_a - 1], peaks_of_part[part_b - 1]
+    for (part_a, part_b), channels in zip(pose_utils.LIMB_SEQ, PAF_CHANNELS):
+        cand_a, cand_b = peaks_of_part[part_a], peaks_of_part[part_b]
         if len(cand_a) == 0 or len(cand_b) == 0:
             connections.append(np.zeros((0, 5)))
         else:

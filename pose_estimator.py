@@ -80,7 +80,7 @@ def make_pose_estimator(stages=NUMBER_OF_STAGES):
     return keras.Model(image, [pafs, heatmaps], name='pose_estimator')
 
 
-def conv_layers(model):
+def weighted_convolutions(model):
     """name -> Conv2D layer, the layers that carry weights."""
     return {layer.name: layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)}
 
@@ -208,7 +208,7 @@ def load_pose_estimator_weights(model, path):
         if weights is None:  # a Keras 3 weights file
             model.load_weights(path)
             return model
-    for name, layer in conv_layers(model).items():
+    for name, layer in weighted_convolutions(model).items():
         if name not in weights:
             raise ValueError('%s has no weights for layer %s of the pose estimator' % (path, name))
         expected = [tuple(w.shape) for w in layer.get_weights()]

@@ -26,6 +26,14 @@ SKELETON = np.array([[20, 32], [30, 32], [30, 22], [48, 18], [64, 16], [30, 42],
 
 # ---- Rendering maps from skeletons ---------------------------------------------------------------
 
+# The reference's limb table: 1-based keypoint pairs in assembly order.
+REFERENCE_LIMB_SEQ = [[2, 3], [2, 6], [3, 4], [4, 5], [6, 7], [7, 8], [2, 9], [9, 10], [10, 11], [2, 12], [12, 13],
+                      [13, 14], [2, 1], [1, 15], [15, 17], [1, 16], [16, 18], [3, 17], [6, 18]]
+
+
+def test_one_limb_table_counting_from_zero():
+    assert pose_utils.LIMB_SEQ == [[a - 1, b - 1] for a, b in REFERENCE_LIMB_SEQ]
+
 def render_maps(people, size, sigma=2.0, limb_half_width=2.0):
     """Heatmaps (H, W, 19) and PAFs (H, W, 38) of skeletons (each (18, 2) float (y, x), NaN = absent).
 
@@ -43,7 +51,7 @@ def render_maps(people, size, sigma=2.0, limb_half_width=2.0):
                 continue
             peak = np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * sigma ** 2))
             heatmaps[:, :, k] = np.maximum(heatmaps[:, :, k], peak)
-        for (a, b), (cx, cy) in zip(cc.LIMB_SEQ, cc.PAF_CHANNELS):
+        for (a, b), (cx, cy) in zip(REFERENCE_LIMB_SEQ, cc.PAF_CHANNELS):
             start, end = person[a - 1], person[b - 1]
             if np.isnan(start).any() or np.isnan(end).any():
                 continue
@@ -255,7 +263,7 @@ def write_keras2_h5(path, shapes, full_model, random_layers=(), seed=0):
 
 
 def test_network_layer_names_and_weight_shapes(estimator):
-    layers = pe.conv_layers(estimator)
+    layers = pe.weighted_convolutions(estimator)
     expected = expected_conv_shapes()
     assert sorted(layers) == sorted(expected)
     assert len(layers) == 92
@@ -271,7 +279,7 @@ def test_loads_the_reference_keras2_h5(tmp_path, estimator, full_model):
     random_layers = ('conv1_1', 'conv5_5_CPM_L2', 'Mconv7_stage6_L1')
     arrays = write_keras2_h5(path, expected_conv_shapes(), full_model, random_layers)
     pe.load_pose_estimator_weights(estimator, path)
-    layers = pe.conv_layers(estimator)
+    layers = pe.weighted_convolutions(estimator)
     for name in ('conv1_1', 'conv1_2', 'conv4_4_CPM', 'conv5_5_CPM_L2', 'Mconv1_stage2_L1', 'Mconv7_stage6_L1',
                  'Mconv7_stage6_L2'):
         kernel, bias = layers[name].get_weights()
@@ -355,7 +363,7 @@ def test_struct_loss_heatmaps_match_the_estimator_input(estimator):
 
 def test_full_image_through_cordinates_from_image_file(tmp_path, estimator):
     rng = np.random.default_rng(5)
-    for layer in pe.conv_layers(estimator).values():  # random (He) weights, whatever ran before
+    for layer in pe.weighted_convolutions(estimator).values():  # random (He) weights, whatever ran before
         kernel, bias = layer.get_weights()
         layer.set_weights([rng.normal(size=kernel.shape, scale=np.sqrt(2 / np.prod(kernel.shape[:3]))),
                            rng.normal(size=bias.shape, scale=0.1)])
