@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+import skimage
 import skimage.measure
 import skimage.transform
 
@@ -280,3 +281,33 @@ def test_stickman_matches_reference_drawing():
         assert ours.shape == (H, W, 3) and ours.dtype == np.float32
         np.testing.assert_array_equal(ours, reference_stickman(pose, (H, W)))
     assert set(np.unique(pt.make_stickman(TEMPLATE, (H, W)))) == {0.0, 0.5, 1.0}
+
+
+@pytest.mark.slow
+def test_masks_and_stickmen_of_every_reference_row_match_scikit_image_013():
+    """Every usable pose of the real annotation samples: the ten part masks and the stickman, pixel for
+    pixel, against the reference's per-part loops drawn with scikit-image 0.13's rule. Also counts the
+    pixels that today's scikit-image would draw differently (they must exist, or this test shows nothing)."""
+    from reference_data import annotation_sets
+    poses = 0
+    differ_today = 0
+    for name, size, rows in annotation_sets():
+        usable = [kp for _, kp in sorted(rows.items()) if pt.check_valid(kp)]
+        if size == (256, 256):
+            usable = usable[:60]
+        batch = pt.pose_masks_batch(np.array(usable), size)
+        for kp, masks in zip(usable, batch):
+            np.testing.assert_array_equal(masks, reference_masks(kp, size), err_msg=name)
+            np.testing.assert_array_equal(pt.make_stickman(kp, size), reference_stickman(kp, size), err_msg=name)
+            kp2 = named(kp)
+            st2 = st_distance(kp2)
+            for (fr, to, inc), mask in zip([('Rhip', 'Rkne', 0.1), ('Lhip', 'Lkne', 0.1), ('Rkne', 'Rank', 0.5),
+                                            ('Lkne', 'Lank', 0.5), ('Rsho', 'Relb', 0.1), ('Lsho', 'Lelb', 0.1),
+                                            ('Relb', 'Rwri', 0.5), ('Lelb', 'Lwri', 0.5)], masks[2:]):
+                if fr in kp2 and to in kp2:
+                    today = skimage.measure.grid_points_in_poly(size, polygon(kp2[fr], kp2[to], st2, inc)[:, ::-1])
+                    differ_today += int((today != mask.astype(bool)).sum())
+            poses += 1
+    assert poses > 1000
+    assert differ_today > 0
+    print('%d poses; %d mask pixels differ with scikit-image %s' % (poses, differ_today, skimage.__version__))
