@@ -1,4 +1,4 @@
-"""Keypoints of every image of a dataset with the OpenPose COCO model (SPEC section 8).
+"""Keypoints of every image of a dataset with the OpenPose COCO model (docs/reference.md, "Keypoint estimation").
 
 For each image: multi-scale inference, peaks of the heatmaps, limbs scored along the part affinity
 fields, people assembled greedily, the best-scoring person written as one annotation row. Rows are
@@ -134,7 +134,7 @@ def assemble_people(peaks, connections):
 
 
 def compute_cordinates(heatmap_avg, paf_avg, oriImg, th1=0.1, th2=0.05):
-    """The best-scoring person of averaged network maps: (18, 2) int (y, x), -1 for missing (SPEC section 8).
+    """The best-scoring person of averaged network maps: (18, 2) int (y, x), -1 for missing (docs/reference.md, "Keypoint estimation").
 
     heatmap_avg: (H, W, 19) heatmaps, paf_avg: (H, W, 38) part affinity fields, both at the size of
     oriImg (only its height is used, for the limb-length prior).

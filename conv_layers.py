@@ -1,4 +1,4 @@
-"""Generator and discriminator of the Deformable GAN (SPEC section 5), built layer by layer in the
+"""Generator and discriminator of the Deformable GAN (docs/reference.md, "Networks"), built layer by layer in the
 reference's creation order so that its Keras 2 weight files map onto them (see weight_files.py).
 
 Every layer is named the way Keras 2 named it inside one model (``conv2d_1``, ``conv2d_transpose_1``,
@@ -53,7 +53,7 @@ class KerasTwoNames:
 
 @keras.saving.register_keras_serializable(package='pose_gan')
 class InstanceNormalization(keras.layers.Layer):
-    """keras-contrib ``InstanceNormalization()`` with its default axis=None (SPEC section 5): per sample,
+    """keras-contrib ``InstanceNormalization()`` with its default axis=None (docs/reference.md, "Networks"): per sample,
     mean and (biased) standard deviation over height, width and channels together;
     out = (x - mean) / (std + epsilon) * gamma + beta, gamma and beta single scalars."""
 
@@ -200,7 +200,8 @@ def check_flags(warp_skip, disc_type, warp_agg, pose_rep_type):
 
 
 def make_inputs(image_size, use_input_pose, warp_skip, use_bg, pose_rep_type, with_image=False):
-    """The model's keras.Input tensors keyed by the shared input names (TEAM.md), P = 18 (hm) or 3:
+    """The model's keras.Input tensors keyed by the input names the data pipeline uses for its batch dicts
+    (pose_dataset.py), P = 18 (hm) or 3:
 
         source_image (H, W, 3)                 always
         source_pose (H, W, P)                  use_input_pose
@@ -243,7 +244,7 @@ def warp_parameters(inputs, warp_skip, names):
 
 
 def deformable_skip(features, warp, warp_skip, warp_agg, image_size, names, warp_interpolation='nearest'):
-    """The paper's deformable skip connection (SPEC section 5): the appearance features (B, h, w, C)
+    """The paper's deformable skip connection (docs/reference.md, "Networks"): the appearance features (B, h, w, C)
     warped by the 10 masked part transforms (``mask``), one global transform (``full``) or the learned
     spatial transformer (``stn``); same shape out."""
     if warp_skip == 'stn':
@@ -264,7 +265,7 @@ def network_options(args):
 
 def make_generator(image_size, use_input_pose, warp_skip, disc_type, warp_agg, use_bg, pose_rep_type,
                    width_factor=1.0, warp_interpolation='nearest'):
-    """The generator (SPEC section 5; module docstring for the shapes): dict inputs (``make_inputs``),
+    """The generator (docs/reference.md, "Networks"; module docstring for the shapes): dict inputs (``make_inputs``),
     output (B, H, W, 3) in [-1, 1]. ``disc_type`` does not change the generator (kept so that both
     builders take the same arguments). ``width_factor`` scales every filter count but the 3 outputs."""
     check_flags(warp_skip, disc_type, warp_agg, pose_rep_type)
@@ -310,7 +311,7 @@ def first_conv(x, width_factor, names):
 
 def make_discriminator(image_size, use_input_pose, warp_skip, disc_type, warp_agg, use_bg, pose_rep_type,
                        width_factor=1.0, warp_interpolation='nearest'):
-    """The discriminator (SPEC section 5): dict inputs (``make_inputs`` with 'image'), output (B, N)
+    """The discriminator (docs/reference.md, "Networks"): dict inputs (``make_inputs`` with 'image'), output (B, N)
     probabilities.
 
     ``call``: concat(source_image[, source_pose], image, target_pose[, background]) (H, W, 42 for hm)

@@ -1,6 +1,6 @@
 import cmd  # noqa: F401  (first, see cmd.py)
 
-__doc__ = """Writes NAME-pairs-train.csv and NAME-pairs-test.csv from the annotation files (SPEC section 3).
+__doc__ = """Writes NAME-pairs-train.csv and NAME-pairs-test.csv from the annotation files (docs/reference.md, "Pairs").
 
 An image is kept when its torso (Rhip, Lhip, Lsho, Rsho) is present and its name starts neither with
 ``-1`` nor ``0000`` (Market-1501 junk and distractors). The person id is the name before the first

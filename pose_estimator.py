@@ -1,4 +1,4 @@
-"""The CMU OpenPose COCO body model (Cao et al., CVPR 2017) as a Keras 3 network (SPEC section 8).
+"""The CMU OpenPose COCO body model (Cao et al., CVPR 2017) as a Keras 3 network (docs/reference.md, "Keypoint estimation").
 
 The layer names are those of the reference's converted Keras file ``pose_estimator.h5`` (the
 keras_Realtime_Multi-Person_Pose_Estimation naming, itself the Caffe names of
@@ -240,7 +240,7 @@ def pose_heatmaps(model, images):
     """The 18 keypoint heatmaps (B, H/8, W/8, 18) of RGB images in [-1, 1], differentiable (struct loss).
 
     As the reference's struct loss: channels reversed to BGR and halved, (x + 1)/2 - 0.5 = x/2,
-    i.e. pixel/255 - 0.5 (SPEC section 6).
+    i.e. pixel/255 - 0.5 (docs/reference.md, "Losses and training").
     """
     heatmaps = model(keras.ops.flip(images, axis=-1) / 2, training=False)[1]
     return heatmaps[..., :NUMBER_OF_HEATMAPS - 1]

@@ -1,5 +1,5 @@
-"""Part transforms and masks of the deformable skip connections (SPEC section 4), and the Keras
-layers that apply them to feature maps (SPEC section 5).
+"""Part transforms and masks of the deformable skip connections (docs/reference.md, "Part transforms and masks"), and the Keras
+layers that apply them to feature maps (docs/reference.md, "Networks").
 
 Coordinates are (x, y) = (column, row) inside the transform fits, and keypoints are stored as
 (y, x) as everywhere else in the project.
@@ -14,7 +14,7 @@ KP = {name: index for index, name in enumerate(LABELS)}
 TORSO = [KP['Rhip'], KP['Lhip'], KP['Lsho'], KP['Rsho']]
 HEAD = [KP['nose'], KP['Leye'], KP['Reye'], KP['Lear'], KP['Rear']]
 SHOULDERS = [KP['Lsho'], KP['Rsho']]
-# Parts 2-9 (SPEC section 4): (from, to, inc_to of the fit, inc_to of the mask).
+# Parts 2-9 (docs/reference.md, "Part transforms and masks"): (from, to, inc_to of the fit, inc_to of the mask).
 LIMBS = [('Rhip', 'Rkne', 0.1, 0.1), ('Lhip', 'Lkne', 0.1, 0.1),
          ('Rkne', 'Rank', 0.3, 0.5), ('Lkne', 'Lank', 0.3, 0.5),
          ('Rsho', 'Relb', 0.1, 0.1), ('Lsho', 'Lelb', 0.1, 0.1),
@@ -47,7 +47,7 @@ def _xy_and_present(kp):
 
 
 def check_valid(kp):
-    """True when the torso points Rhip, Lhip, Lsho and Rsho are all present (SPEC section 3)."""
+    """True when the torso points Rhip, Lhip, Lsho and Rsho are all present (docs/reference.md, "Pairs")."""
     return has_torso(kp)
 
 
@@ -66,14 +66,14 @@ def _require_valid_batch(kp, present, role):
 
 
 def torso_size(xy):
-    """st = sqrt((|Rhip-Rsho|^2 + |Lhip-Lsho|^2) / 2) (SPEC section 4) of (..., 18, 2) (x, y) points."""
+    """st = sqrt((|Rhip-Rsho|^2 + |Lhip-Lsho|^2) / 2) (docs/reference.md, "Part transforms and masks") of (..., 18, 2) (x, y) points."""
     right = np.sum((xy[..., KP['Rhip'], :] - xy[..., KP['Rsho'], :]) ** 2, axis=-1)
     left = np.sum((xy[..., KP['Lhip'], :] - xy[..., KP['Lsho'], :]) ** 2, axis=-1)
     return np.sqrt((right + left) / 2.0)
 
 
 def limb_polygon(fr, to, st, inc_to, inc_from=LIMB_INC_FROM, half_width=LIMB_HALF_WIDTH):
-    """(..., 4, 2) (x, y) vertices of limb rectangles (SPEC section 4); ``to`` moves from the moved ``fr``.
+    """(..., 4, 2) (x, y) vertices of limb rectangles (docs/reference.md, "Part transforms and masks"); ``to`` moves from the moved ``fr``.
 
     ``fr`` and ``to`` are (..., 2) (x, y) points, ``st`` and ``inc_to`` scalars or (...,) arrays.
     The arithmetic is the reference's, operation by operation, so the vertices are the same floats.
@@ -141,7 +141,7 @@ def fit_affine_batch(src_points, dst_points, weights):
 
 
 def _usable_or_no_point(fits):
-    """Replaces failed or singular fits by the "no point" transform (SPEC section 4)."""
+    """Replaces failed or singular fits by the "no point" transform (docs/reference.md, "Part transforms and masks")."""
     with np.errstate(invalid='ignore'):
         determinant = fits[:, 0, 0] * fits[:, 1, 1] - fits[:, 0, 1] * fits[:, 1, 0]
         usable = np.isfinite(fits).all(axis=(1, 2)) & (np.abs(determinant) > 1e-10)
@@ -206,7 +206,7 @@ def affine_transforms_batch(kp_source, kp_target):
 
 
 def affine_transforms(kp_source, kp_target):
-    """(10, 8) float32: the part transforms mapping TARGET (x, y) to SOURCE (x, y) (SPEC section 4).
+    """(10, 8) float32: the part transforms mapping TARGET (x, y) to SOURCE (x, y) (docs/reference.md, "Part transforms and masks").
 
     Part 0 torso, 1 head, 2-9 the limbs of ``LIMBS``; each row is the first 8 entries of the 3x3
     matrix, row-major. Parts that cannot be fitted get the "no point" transform.
@@ -218,7 +218,7 @@ def affine_transforms(kp_source, kp_target):
 
 def estimate_uniform_transform(kp_source, kp_target):
     """(1, 8) float32: one affine TARGET -> SOURCE from the torso points plus Rkne and Lkne when both
-    poses have them (the ``full`` variant of SPEC section 4)."""
+    poses have them (the ``full`` variant)."""
     _require_valid(kp_source, 'source')
     _require_valid(kp_target, 'target')
     src, src_present = _xy_and_present(kp_source)
@@ -261,7 +261,7 @@ def pose_masks_batch(kp_target, img_size, dtype=np.float32):
 
 
 def pose_masks(kp_target, img_size):
-    """(10, H, W) float32 0/1 masks of the parts in the target pose (SPEC section 4).
+    """(10, H, W) float32 0/1 masks of the parts in the target pose (docs/reference.md, "Part transforms and masks").
 
     Torso: the whole image. Head: a box of half-size 0.40*st around the (truncated) mean of the
     present head points, clipped. Limbs: the filled target limb polygon (inc_to 0.1 upper, 0.5 lower).
@@ -286,7 +286,7 @@ def _thick_line(fr, to, half_thickness, img_size):
 
 
 def make_stickman(kp, img_size):
-    """(H, W, 3) float32 ``stickman`` pose representation (SPEC section 2), channels (right, left, centre).
+    """(H, W, 3) float32 ``stickman`` pose representation (docs/reference.md, "Pose maps"), channels (right, left, centre).
 
     As the reference (adapted from VUnet): torso polygon 1 in the centre channel; limbs as lines of
     half-thickness int(3*W/128) with 1; neck (mid-shoulders to nose) 0.5 in both side channels; the

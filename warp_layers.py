@@ -155,7 +155,7 @@ def warp_parts(features, transforms, parts, masks=None, interpolation='nearest',
 
 @keras.saving.register_keras_serializable(package='pose_gan')
 class AffineTransformLayer(keras.layers.Layer):
-    """Warp a feature map by part transforms, mask the parts and aggregate them (SPEC sections 4-5).
+    """Warp a feature map by part transforms, mask the parts and aggregate them (docs/reference.md, "The warp").
 
     Called on ``[features, transforms]`` or ``[features, transforms, masks]``:
     features (B, h, w, C); transforms (B, T, 8), TensorFlow projective convention (output pixel (x, y)
@@ -241,7 +241,7 @@ def keras_default_name(kind):
 
 
 def localization_layers(names=None):
-    """The spatial transformer's localisation net (SPEC section 5, ``stn``): Dense 72->64,
+    """The spatial transformer's localisation net (docs/reference.md, "Networks": ``stn``): Dense 72->64,
     LeakyReLU 0.2, Dense 32, LeakyReLU 0.2, Dense 6 with zero weights and the identity bias
     [1, 0, 0, 0, 1, 0], so that training starts from the identity transform."""
     name = names or keras_default_name
@@ -284,7 +284,7 @@ def spatial_transformer_coordinates(theta, height, width):
 @keras.saving.register_keras_serializable(package='pose_gan')
 class SpatialTransformer(keras.layers.Layer):
     """Bilinear spatial-transformer sampling of a feature map by per-sample affine parameters
-    (SPEC section 5, ``stn``); called on ``[features (B, h, w, C), theta (B, 6)]``.
+    (docs/reference.md, "Networks": ``stn``); called on ``[features (B, h, w, C), theta (B, 6)]``.
 
     Sampling as in the reference (``stn.py``): the four neighbours are clipped to the map and the
     bilinear weights computed from the clipped corners, so points outside [0, w-1) x [0, h-1) give 0.

@@ -1,4 +1,4 @@
-"""Horizontal-flip augmentation of the training split (SPEC section 3).
+"""Horizontal-flip augmentation of the training split (docs/reference.md, "Pairs").
 
 For every training image NAME.jpg of the train annotation CSV, writes NAMEr.jpg (mirrored left to
 right) beside it and appends its keypoints to the train annotation CSV: x' = W-1-x for present

@@ -1,4 +1,4 @@
-"""Makes fasion128 (128x64) from fasion (256x256) (SPEC section 3).
+"""Makes fasion128 (128x64) from fasion (256x256) (docs/reference.md, "Pairs").
 
 Each image loses 40 px on the left and right (256x176) and is resized to 128x64 (bilinear, no
 anti-aliasing, truncated to uint8, as the reference's skimage call). Keypoints map as

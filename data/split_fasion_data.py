@@ -1,4 +1,4 @@
-"""Flattens the raw DeepFashion tree into fasion-dataset/{train,test} (SPEC section 3).
+"""Flattens the raw DeepFashion tree into fasion-dataset/{train,test} (docs/reference.md, "Pairs").
 
 The raw tree is RAW/{MEN,WOMEN}/<Category>/id_<digits>/<nn>_<view>.jpg. The flat name joins
 ``fasion`` + gender + category without underscores + ``id`` + digits + the file's leading number,

@@ -8,7 +8,7 @@ the image size and averaged down, so edges are anti-aliased. Clothing patterns a
 part's own surface coordinates (along the limb or spine, around it), so they move with the part when the
 pose changes, and a chest logo shows only from the front.
 
-Keypoints follow SPEC section 1 (18 OpenPose points, (y, x) ints, -1 missing). A point is kept when it
+Keypoints follow docs/reference.md, "Keypoints and files" (18 OpenPose points, (y, x) ints, -1 missing). A point is kept when it
 is inside the image and the part painted on top at its pixel is one the joint belongs to (so a far-side
 joint hidden by the body is missing, as in OpenPose output); face points also need to face the camera.
 """

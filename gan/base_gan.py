@@ -1,4 +1,4 @@
-"""A conditional GAN as a keras.Model holding two built networks (SPEC section 6, adversarial part).
+"""A conditional GAN as a keras.Model holding two built networks (docs/reference.md, "Losses and training": adversarial part).
 
 ``compile(d_optimizer, g_optimizer)`` takes both optimisers; ``discriminator_train_step`` and
 ``generator_train_step`` each update one network under their own tape. Steps work per replica under
@@ -34,7 +34,7 @@ def select_inputs(model, batch, **replacements):
 
 
 class BaseGAN(keras.Model):
-    """Generator G and discriminator D (probabilities) with the losses of SPEC section 6:
+    """Generator G and discriminator D (probabilities) with the losses of docs/reference.md, "Losses and training":
     D: -mean(log(D(real)+eps)) - mean(log(1-D(fake)+eps)); G: gan_penalty_weight * -mean(log(D(fake)+eps))
     plus the terms a subclass adds in ``generator_terms``."""
 

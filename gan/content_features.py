@@ -1,4 +1,4 @@
-"""VGG19 features for the content (feature-matching / perceptual) loss, SPEC section 6.
+"""VGG19 features for the content (feature-matching / perceptual) loss, docs/reference.md "Losses and training".
 
 The ImageNet weights come from a local file only (no download at run time): ``--vgg_weights`` or
 Keras' own cache.
@@ -9,7 +9,7 @@ import keras
 from keras import ops
 
 # The reference subtracts Caffe's BGR means from the RGB channels, and only then reverses the
-# channel order (a quirk kept for fidelity, SPEC section 6).
+# channel order (a quirk kept for fidelity, docs/reference.md "Losses and training").
 CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 KERAS_VGG19_NOTOP = 'vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5'
 

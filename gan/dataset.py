@@ -1,6 +1,6 @@
 """A dataset of (from, to) pairs: the reproducible training order and the tf.data plumbing.
 
-Training order (SPEC section 6: pairs reshuffled at every pass): the stream of training batches is a
+Training order (docs/reference.md, "Losses and training": pairs reshuffled at every pass): the stream of training batches is a
 sequence of passes; pass p is the permutation ``default_rng([seed, p])`` of the pairs, cut into
 ``len(pairs) // batch_size`` batches (the incomplete tail is dropped, as the reference did). Batch g
 of the stream is therefore a pure function of (seed, g): an epoch starting at batch g0 can be

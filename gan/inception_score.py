@@ -1,5 +1,5 @@
 """Inception Score (Salimans et al. 2016) and the Inception networks that feed it and the FID
-(SPEC section 7).
+(docs/reference.md, "Scores").
 
 Two networks give the class probabilities p(y|x) and the 2048 pool features:
 - ``GraphInception``: the 2015 Inception graph (``classify_image_graph_def.pb`` from

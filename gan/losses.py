@@ -1,4 +1,4 @@
-"""The loss terms of SPEC section 6, each a function with the paper's name.
+"""The loss terms of docs/reference.md, "Losses and training", each a function with the paper's name.
 
 Every function returns PER-EXAMPLE values, shape (B,), so that the training step can reduce them
 over the GLOBAL batch (``global_mean``) whatever the number of replicas: the mean of these values is
@@ -21,27 +21,27 @@ def _mean_per_example(x):
 
 
 def discriminator_real_loss(d_real):
-    """-mean(log(D(real) + 1e-7)), SPEC section 6: the discriminator's term on true targets."""
+    """-mean(log(D(real) + 1e-7)), docs/reference.md "Losses and training": the discriminator's term on true targets."""
     return -_mean_per_example(ops.log(d_real + EPSILON))
 
 
 def discriminator_fake_loss(d_fake):
-    """-mean(log(1 - D(fake) + 1e-7)), SPEC section 6: the discriminator's term on generated images."""
+    """-mean(log(1 - D(fake) + 1e-7)), docs/reference.md "Losses and training": the discriminator's term on generated images."""
     return -_mean_per_example(ops.log(1.0 - d_fake + EPSILON))
 
 
 def generator_adversarial_loss(d_fake):
-    """-mean(log(D(fake) + 1e-7)), SPEC section 6: the generator's adversarial term (unweighted)."""
+    """-mean(log(D(fake) + 1e-7)), docs/reference.md "Losses and training": the generator's adversarial term (unweighted)."""
     return -_mean_per_example(ops.log(d_fake + EPSILON))
 
 
 def l1_loss(reference, generated):
-    """Mean absolute difference (SPEC section 6, d with --nn_loss_area_size <= 1)."""
+    """Mean absolute difference (docs/reference.md, "Losses and training": d with --nn_loss_area_size <= 1)."""
     return _mean_per_example(ops.abs(reference - generated))
 
 
 def nn_loss(reference, generated, neighborhood_size):
-    """Nearest-neighbour loss (paper section 4.2, SPEC section 6).
+    """Nearest-neighbour loss (paper section 4.2, docs/reference.md "Losses and training").
 
     For every position of ``generated``, the minimum over the k x k neighbourhood of ``reference``
     (padded with -10000) of the channel-summed absolute difference; then the mean over positions.
@@ -61,7 +61,7 @@ def nn_loss(reference, generated, neighborhood_size):
 
 
 def reconstruction_distance(reference, generated, nn_loss_area_size):
-    """d of SPEC section 6: plain L1 when the area is <= 1, else the nearest-neighbour loss."""
+    """d of docs/reference.md, "Losses and training": plain L1 when the area is <= 1, else the nearest-neighbour loss."""
     if nn_loss_area_size > 1:
         return nn_loss(reference, generated, nn_loss_area_size)
     return l1_loss(reference, generated)
@@ -77,7 +77,7 @@ def reconstruction_loss(reference_features, generated_features, nn_loss_area_siz
 
 
 def tv_loss(x):
-    """Total variation: sum(((x[i,j]-x[i+1,j])^2 + (x[i,j]-x[i,j+1])^2)^1.25), SPEC section 6.
+    """Total variation: sum(((x[i,j]-x[i+1,j])^2 + (x[i,j]-x[i,j+1])^2)^1.25), docs/reference.md "Losses and training".
 
     Per example; the reference sums over the batch too, so the step sums (not averages) it."""
     a = ops.square(x[:, :-1, :-1, :] - x[:, 1:, :-1, :])
@@ -87,5 +87,5 @@ def tv_loss(x):
 
 def struct_loss(target_heatmaps, generated_heatmaps):
     """Mean squared difference of the pose estimator's heatmaps of target and generated image
-    (SPEC section 6, the optional structure loss)."""
+    (docs/reference.md, "Losses and training": the optional structure loss)."""
     return _mean_per_example(ops.square(target_heatmaps - generated_heatmaps))

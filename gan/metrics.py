@@ -1,4 +1,4 @@
-"""Pixel-level scores of generated images against their targets (SPEC section 7).
+"""Pixel-level scores of generated images against their targets (docs/reference.md, "Scores").
 
 Images are uint8 arrays (H, W, 3), as read from the PNGs that test.py writes. Every score is the
 mean over the pairs of a per-pair value, as in the reference's test.py.

@@ -1,5 +1,5 @@
 """The conditional pose GAN: adversarial loss plus the paper's reconstruction, tv and struct terms
-(SPEC section 6)."""
+(docs/reference.md, "Losses and training")."""
 from keras import ops
 
 from gan import losses

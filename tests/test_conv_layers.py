@@ -1,5 +1,5 @@
-"""Networks of conv_layers: instance norm against numpy, block shapes, parameter counts of SPEC
-section 5, every flag combination building and running (narrow networks), gradients, dropout flag."""
+"""Networks of conv_layers: instance norm against numpy, block shapes, the reference's parameter counts
+(docs/reference.md, "Networks"), every flag combination building and running (narrow networks), gradients, dropout flag."""
 import functools
 
 import keras

@@ -1,4 +1,4 @@
-"""demo.py (SPEC section 8) end to end on the synthetic data, and its keypoint bookkeeping."""
+"""demo.py (docs/reference.md, "Keypoint estimation") end to end on the synthetic data, and its keypoint bookkeeping."""
 import io
 import os
 import shutil

@@ -1,4 +1,4 @@
-"""Each loss of SPEC section 6 against an independent numpy computation."""
+"""Each loss of docs/reference.md, "Losses and training", against an independent numpy computation."""
 import numpy as np
 import pytest
 

@@ -1,4 +1,4 @@
-"""Keypoint estimation (SPEC section 8): peak finding, limb scoring and people assembly on maps
+"""Keypoint estimation (docs/reference.md, "Keypoint estimation"): peak finding, limb scoring and people assembly on maps
 rendered from known skeletons, the OpenPose network and its weight files, and the script."""
 import os
 import struct
