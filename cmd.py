@@ -146,6 +146,9 @@ def train_parser(description='Deformable GAN: training and testing (train.py, te
     add('--skip_invalid_pairs', action='store_true',
         help='Leave out (and count) the pairs whose pose lacks a torso point, which the pair builder '
              'drops, instead of refusing the pairs file.')
+    add('--skip_invalid_pairs', action='store_true',
+        help='Leave out (and count) the pairs whose pose lacks a torso point, which the pair builder '
+             'drops, instead of refusing the pairs file.')
     # New flags.
     add('--batches_per_epoch', default=1000, type=_positive_int, help='Steps in one epoch.')
     add('--width_factor', default=1.0, type=float, help='Scales every filter count (1.0 = the paper).')
@@ -382,12 +385,15 @@ def ssd_score_parser():
     parser = argparse.ArgumentParser(
         description='Detection score (DS): mean over images of the best "person" confidence of the SSD300 '
                     'VOC0712 Caffe detector (SPEC section 7).', formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_dataset_flags(parser)   # the test pairs: exactly their PNGs are scored
     add = parser.add_argument
     add('--input_dir', default='../output/generated_images',
-        help='Folder of the PNGs test.py wrote (source, target, generated side by side).')
+        help='Folder of the PNGs test.py wrote (source, target, generated side by side); only those of '
+             'the test pairs of --dataset are scored, other PNGs there are counted and ignored.')
     add('--img_index', default=0, type=_non_negative_int,
         help='Which image of each PNG to score: 0 source, 1 target, 2 generated.')
-    add('--image_size', default=(128, 64), type=_image_size, help='HEIGHT,WIDTH of one image of the PNGs.')
+    add('--image_size', default=None, type=_image_size,
+        help='HEIGHT,WIDTH of one image of the PNGs (default: that of --dataset).')
     add('--model_dir', default=None,
         help='Folder of the SSD files (default: the ssd_score folder); relative --prototxt and --caffemodel '
              'are looked up there.')

@@ -39,12 +39,21 @@ PAIRS_HEADER = ['from', 'to']
 
 # ---- Keypoint strings and annotation files -------------------------------------------------
 
-def _parse_cord_list(text):
+def _parse_cord_list(text, limit=100000):
+    """The 18 values of a JSON list: whole numbers of pixels (12.0 counts as 12), -1 when missing.
+
+    NaN, infinities and fractions are refused (``astype(int)`` would turn NaN into INT64_MIN and
+    truncate fractions silently), and so is a value beyond +-``limit``: garbage, not a position (the
+    default is far beyond any photograph; load_annotations tightens it to the images' size)."""
     values = json.loads(text)
     if not isinstance(values, list) or len(values) != NUMBER_OF_KEYPOINTS:
         raise ValueError('expected a JSON list of %d numbers, got %r' % (NUMBER_OF_KEYPOINTS, text.strip()))
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-        raise ValueError('non-numeric keypoint in %r' % text.strip())
+    for label, value in zip(LABELS, values):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError('non-numeric keypoint %s = %r in %r' % (label, value, text.strip()))
+        if not (isinstance(value, int) or value.is_integer()) or abs(value) > limit:
+            raise ValueError('keypoint %s = %r: expected a whole number of pixels within +-%d (-1 when missing)'
+                             % (label, value, limit))
     return values
 
 
@@ -61,11 +70,15 @@ def pose_cords_to_strings(cords):
     return json.dumps(cords[:, 0].tolist()), json.dumps(cords[:, 1].tolist())
 
 
-def load_annotations(csv_path):
+def load_annotations(csv_path, image_size=None):
     """dict image name -> (18, 2) int array, in file order (SPEC section 1).
 
-    Every malformed row raises ValueError naming the file and its 1-based line number.
+    Every malformed row raises ValueError naming the file and its 1-based line number. With the
+    images' ``image_size`` (H, W), a keypoint beyond 10 times its larger side is refused too; points
+    a little outside the image are kept (the reference's fasion128 resizing made some).
     """
+    limit = 10 * max(image_size) if image_size else None
+    limits = {'limit': limit} if limit else {}
     if not os.path.isfile(csv_path):
         raise FileNotFoundError('annotation file not found: %s' % csv_path)
     annotations = {}
@@ -85,7 +98,8 @@ def load_annotations(csv_path):
         if not name:
             raise ValueError('%s, line %d: empty image name' % (csv_path, number))
         try:
-            annotations[name] = load_pose_cords_from_strings(fields[1], fields[2])
+            cords = [_parse_cord_list(text, **limits) for text in fields[1:]]
+            annotations[name] = np.stack(cords, axis=1).astype(int)
         except ValueError as error:
             raise ValueError('%s, line %d (%s): %s' % (csv_path, number, name, error)) from None
     return annotations
@@ -125,12 +139,17 @@ def save_annotations(csv_path, annotations, append=False):
     atomic_write_text(csv_path, text)
 
 
-def load_pairs(csv_path, known_names=None):
+def load_pairs(csv_path, known_names=None, keypoints=None, skipped=None):
     """list of (from_name, to_name) of a pairs CSV (header ``from,to``), in file order.
 
     With ``known_names`` (e.g. the annotations dict), a pair naming another image is refused,
-    naming the file, the line and the image.
+    naming the file, the line and the image. ``keypoints`` (name -> (18, 2)) does the same and also
+    refuses the pairs whose pose lacks a torso point (``has_torso``): the pair builder drops such
+    images (SPEC section 3), so a file holding them is stale or hand-made, and the part transforms
+    cannot be fitted. With a ``skipped`` list such pairs are appended to it as (line, pair) and left
+    out instead.
     """
+    known_names = keypoints if keypoints is not None else known_names
     if not os.path.isfile(csv_path):
         raise FileNotFoundError('pairs file not found: %s' % csv_path)
     with open(csv_path, newline='') as f:
@@ -138,7 +157,7 @@ def load_pairs(csv_path, known_names=None):
     if not rows or [cell.strip() for cell in rows[0]] != PAIRS_HEADER:
         raise ValueError('%s, line 1: expected the header "from,to", got %r'
                          % (csv_path, ','.join(rows[0]) if rows else ''))
-    pairs = []
+    pairs, invalid = [], []
     for number, row in enumerate(rows[1:], start=2):
         if not row:
             continue
@@ -151,7 +170,22 @@ def load_pairs(csv_path, known_names=None):
             if unknown:
                 raise ValueError('%s, line %d: image %s has no keypoints in the annotation file'
                                  % (csv_path, number, unknown[0]))
-        pairs.append(pair)
+        if keypoints is not None and not all(has_torso(keypoints[name]) for name in pair):
+            invalid.append((number, pair))
+        else:
+            pairs.append(pair)
+    if invalid and skipped is None:
+        number, pair = invalid[0]
+        name = next(name for name in pair if not has_torso(keypoints[name]))
+        what = 'has no keypoints (all missing)' if not present_mask(keypoints[name]).any() else \
+            'lacks a torso point (Rhip, Lhip, Lsho and Rsho are all needed)'
+        raise ValueError('%s, line %d: image %s %s; %d such pairs in all (lines %s). The pair builder drops '
+                         'such images: remake the pairs (create_pairs_dataset.py) or leave them out with '
+                         '--skip_invalid_pairs' % (csv_path, number, name, what, len(invalid),
+                                                   ', '.join(str(line) for line, _ in invalid[:10])
+                                                   + (', ...' if len(invalid) > 10 else '')))
+    if skipped is not None:
+        skipped.extend(invalid)
     return pairs
 
 

@@ -50,7 +50,7 @@ def load_triplet(path, image_size):
     """(source, target, generated) uint8 images of a PNG written by ``save_triplet``."""
     if not os.path.isfile(path):
         raise FileNotFoundError('%s is missing (generate the images first, without --load_generated_images)' % path)
-    image = np.asarray(Image.open(path))
+    image = pose_utils.load_image(path)   # a damaged file raises ValueError naming it
     height, width = image_size
     if image.ndim != 3 or image.shape[:2] != (height, 3 * width) or image.shape[2] not in (3, 4):
         raise ValueError('%s is %s, expected %dx%d RGB (three %dx%d images side by side; check --dataset)'
@@ -115,19 +115,20 @@ def score_generated_images(pairs, target_images, generated_images, target_keypoi
 
 # ---- Generating or reading the triplets ------------------------------------------------------
 
-def generated_batches(args, pairs):
-    """(pairs, sources, targets, generated) per batch, from the generator of the flags and
-    --generator_checkpoint; saves each pair's PNG."""
+def generated_batches(args, dataset):
+    """(pairs, sources, targets, generated) per batch of the test pairs of ``dataset``, from the
+    generator of the flags and --generator_checkpoint; saves each pair's PNG."""
     import tensorflow as tf
     import conv_layers
-    from pose_dataset import PoseHMDataset
     generator = conv_layers.make_generator(**conv_layers.network_options(args))
     conv_layers.load_weights(generator, args.generator_checkpoint)
     input_names = list(generator.input)
     # Dropout stays on with --use_dropout_test 1 (the reference's learning phase 1).
     generate = tf.function(lambda inputs: generator(inputs, training=args.use_dropout_test))
-    dataset = PoseHMDataset.from_args(args)
     os.makedirs(args.generated_images_dir, exist_ok=True)
+    stale_scores = os.path.join(args.generated_images_dir, SCORES_FILE)
+    if os.path.exists(stale_scores):   # it scored the images about to be replaced
+        os.remove(stale_scores)
     for names, batch in dataset.test_batches(args.batch_size):
         output = generate({name: batch[name] for name in input_names})
         sources = [pose_utils.deprocess_image(image) for image in batch['source_image']]
@@ -147,6 +148,98 @@ def loaded_batches(args, pairs):
         yield names, [t[0] for t in triplets], [t[1] for t in triplets], [t[2] for t in triplets]
 
 
+def other_pngs(folder, pairs):
+    """The PNG names in ``folder`` that are not the triplets of ``pairs``: left by a run on another
+    pairs file, never scored."""
+    current = {triplet_name(*pair) for pair in pairs}
+    return sorted(name for name in os.listdir(folder) if name.lower().endswith('.png') and name not in current)
+
+
+def open_test_pairs(args):
+    """(pairs, skipped pairs, keypoints, batches) of the test set. The pairs, keypoints and images are
+    checked here (pose_dataset), and the checkpoint is loaded before the first image is written."""
+    from pose_dataset import PoseHMDataset, load_keypoints, load_usable_pairs
+    if args.load_generated_images:
+        keypoints = load_keypoints([args.annotations_file_train, args.annotations_file_test], args.image_size)
+        pairs, skipped = load_usable_pairs(args.pairs_file_test, keypoints, args.skip_invalid_pairs)
+        return pairs, skipped, keypoints, loaded_batches(args, pairs)
+    dataset = PoseHMDataset.from_args(args)
+    keypoints = dict(zip(dataset.names, dataset.keypoints))
+    return dataset.pairs['test'], dataset.skipped_pairs['test'], keypoints, generated_batches(args, dataset)
+
+
+def score_batches(scorer, batches, total, args):
+    """Feeds the batches to ``scorer`` SCORING_BLOCK pairs at a time; returns the seconds spent scoring.
+    A failure on the way says how many images were written before it, and that scores.json was not."""
+    scoring_seconds, block = 0.0, [[], [], []]
+    with tqdm(total=total, unit='pair') as progress:
+        try:
+            for names, _, targets, generated in batches:
+                for part, values in zip(block, (names, targets, generated)):
+                    part.extend(values)
+                progress.update(len(names))
+                if len(block[0]) >= SCORING_BLOCK or progress.n >= total:
+                    scoring_started = time.time()
+                    scorer.add(*block)
+                    scoring_seconds += time.time() - scoring_started
+                    block = [[], [], []]
+        except (FileNotFoundError, ValueError) as error:
+            kind = FileNotFoundError if isinstance(error, FileNotFoundError) else ValueError
+            raise kind('%s [%s]' % (error, stopped_note(args, progress.n, total))) from None
+        except BaseException:
+            print('test.py: %s' % stopped_note(args, progress.n, total), file=sys.stderr)
+            raise
+    if block[0]:
+        scorer.add(*block)
+    return scoring_seconds
+
+
+def stopped_note(args, done, total):
+    if args.load_generated_images:
+        return 'stopped at pair %d of %d; no scores.json was written' % (done + 1, total)
+    return ('stopped after %d of the %d test images were written to %s; no scores.json was written'
+            % (done, total, args.generated_images_dir))
+
+
+# Flags that only train.py reads. scores.json leaves them out of test.py's own flags, where test.py's
+# defaults (number_of_epochs 500, ...) would read like the configuration that made the checkpoint.
+TRAINING_ONLY_FLAGS = ('output_dir', 'training_ratio', 'l1_penalty_weight', 'gan_penalty_weight', 'tv_penalty_weight',
+                       'lstruct_penalty_weight', 'number_of_epochs', 'content_loss_layer', 'checkpoints_dir',
+                       'checkpoint_ratio', 'discriminator_checkpoint', 'nn_loss_area_size', 'use_validation',
+                       'display_ratio', 'start_epoch', 'pose_estimator', 'images_for_test', 'cache_pose_rep',
+                       'batches_per_epoch', 'mixed_precision', 'resume', 'log_dir', 'distribute', 'vgg_weights',
+                       'tmp_dir', 'tmp_pose_dir')
+# Flags that change what a generator computes without changing its weights' shapes, so that loading
+# the checkpoint does not catch a difference from its training run.
+GENERATOR_FLAGS = ('warp_skip', 'warp_agg', 'use_input_pose', 'use_bg', 'pose_rep_type', 'width_factor',
+                   'warp_interpolation', 'pose_map')
+
+
+def flag_records(args):
+    """scores.json's flags: test.py's own (``test_flags``) and, apart, those of the run that made the
+    checkpoint (``training_flags``), read from the options.json that train.py writes beside it (None
+    without one). A generator flag that differs between the two is warned about."""
+    test_flags = {k: v for k, v in vars(args).items() if not k.startswith('_') and k not in TRAINING_ONLY_FLAGS}
+    options_path = training_flags = None
+    if not args.load_generated_images:
+        options_path = os.path.join(os.path.dirname(os.path.abspath(args.generator_checkpoint)), 'options.json')
+        try:
+            with open(options_path) as f:
+                training_flags = json.load(f)
+        except FileNotFoundError:
+            options_path = None
+        except (OSError, ValueError) as error:
+            print('Warning: %s is not readable (%s): the training flags are not recorded' % (options_path, error))
+            options_path = None
+    differing = {k: {'test': test_flags[k], 'training': training_flags[k]} for k in GENERATOR_FLAGS
+                 if training_flags and k in training_flags and k in test_flags and training_flags[k] != test_flags[k]}
+    for name, values in differing.items():
+        print('Warning: --%s %s differs from the checkpoint\'s training run (%s in %s)'
+              % (name, values['test'], values['training'], options_path))
+    return {'test_flags': test_flags, 'training_flags': training_flags, 'training_flags_file': options_path,
+            'flags_differing_from_training': differing}
+
+
 def find_inception(args):
     """The Inception model, or None (with the reason) when no weights are found. Weights or a graph
     named by a flag must exist."""
@@ -160,31 +253,22 @@ def find_inception(args):
 
 def evaluate(args):
     """Generates (or reads) every test pair and scores them; returns the dict written to scores.json."""
-    pairs = pose_utils.load_pairs(args.pairs_file_test)
+    pairs, skipped_pairs, target_keypoints, batches = open_test_pairs(args)
     if not pairs:
-        raise ValueError('%s holds no test pairs' % args.pairs_file_test)
-    target_keypoints = pose_utils.load_annotations(args.annotations_file_test)
+        raise ValueError('%s holds no usable test pairs' % args.pairs_file_test)
+    ignored = other_pngs(args.generated_images_dir, pairs) if os.path.isdir(args.generated_images_dir) else []
+    if ignored:
+        print('Not scored: %d PNGs in %s that are not pairs of %s (%s, ...)'
+              % (len(ignored), args.generated_images_dir, args.pairs_file_test, ignored[0]))
+    flags = flag_records(args)
     inception, skipped_because = find_inception(args)
     if inception is None:
         print('Skipping %s: %s' % (', '.join(INCEPTION_SCORES), skipped_because))
     scorer = PairScores(args.image_size, target_keypoints, inception)
-    batches = loaded_batches(args, pairs) if args.load_generated_images else generated_batches(args, pairs)
     print(('Loading images from %s...' if args.load_generated_images else 'Generate images to %s...')
           % args.generated_images_dir)
-    started, scoring_seconds = time.time(), 0.0
-    block = [[], [], []]
-    with tqdm(total=len(pairs), unit='pair') as progress:
-        for names, _, targets, generated in batches:
-            for part, values in zip(block, (names, targets, generated)):
-                part.extend(values)
-            progress.update(len(names))
-            if len(block[0]) >= SCORING_BLOCK or progress.n >= len(pairs):
-                scoring_started = time.time()
-                scorer.add(*block)
-                scoring_seconds += time.time() - scoring_started
-                block = [[], [], []]
-    if block[0]:
-        scorer.add(*block)
+    started = time.time()
+    scoring_seconds = score_batches(scorer, batches, len(pairs), args)
     scores = scorer.result()
     report = {'scores': scores, 'pairs': len(pairs), 'seconds': round(time.time() - started, 1),
               'scoring_seconds': round(scoring_seconds, 1),
@@ -192,7 +276,8 @@ def evaluate(args):
               'inception_model': getattr(inception, 'graph_path', getattr(inception, 'weights_path', None)),
               'inception_network': inception_provenance(inception),
               'generator_checkpoint': None if args.load_generated_images else os.path.abspath(args.generator_checkpoint),
-              'flags': {k: v for k, v in vars(args).items() if not k.startswith('_')}}
+              'pairs_file': os.path.abspath(args.pairs_file_test), 'skipped_pairs': len(skipped_pairs),
+              'ignored_pngs': len(ignored), **flags}
     write_json(os.path.join(args.generated_images_dir, SCORES_FILE), report)
     print(summary_line(scores))
     return report

@@ -6,6 +6,10 @@ reference's caffe.io.Transformer did: the image as floats in [0, 1], resized to 
 scaled to [0, 255], RGB to BGR, minus the mean (104, 117, 123). The detector's output rows are
 [image_id, label, confidence, x1, y1, x2, y2].
 
+Only the PNGs of the test pairs of --dataset (``<from>_<to>.png``, as test.py names them) are scored;
+other PNGs in the folder (left by a run on another pairs file) are counted and ignored, and a pair
+without its PNG is an error.
+
     python ssd_score/compute_ssd_score.py --input_dir output/generated_images --img_index 2
 """
 import os
@@ -15,9 +19,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import cmd  # noqa: E402  (first, see cmd.py)
 
 import numpy as np  # noqa: E402
-from skimage.io import imread  # noqa: E402
 from skimage.transform import resize  # noqa: E402
 from tqdm import tqdm  # noqa: E402
+
+import pose_utils  # noqa: E402
+from test import other_pngs, triplet_name  # noqa: E402  (test.py, which writes the PNGs)
 
 PERSON_CLASS = 15
 SSD_INPUT_SIZE = 300
@@ -99,31 +105,52 @@ class SSDScorer:
         return float(np.mean(self.confidences(images, class_id)))
 
 
-def read_images(input_dir, img_index, image_size):
-    """Image ``img_index`` (0 source, 1 target, 2 generated) of every PNG in input_dir, by name."""
-    if not os.path.isdir(input_dir):
-        raise FileNotFoundError('--input_dir %s is not a folder (run test.py first)' % input_dir)
-    names = sorted(name for name in os.listdir(input_dir) if name.lower().endswith('.png'))
-    if not names:
-        raise FileNotFoundError('no PNG images in %s' % input_dir)
+def read_images(input_dir, img_index, image_size, names):
+    """Image ``img_index`` (0 source, 1 target, 2 generated) of the PNGs ``names`` of input_dir."""
     height, width = image_size
     images = []
     for name in names:
-        image = imread(os.path.join(input_dir, name))
-        if image.ndim != 3 or image.shape[0] != height or image.shape[1] < (img_index + 1) * width:
-            raise ValueError('%s is %s, too small for image %d of width %d and height %d (check --image_size '
-                             'and --img_index)' % (os.path.join(input_dir, name), image.shape, img_index, width, height))
-        images.append(image[:, img_index * width:(img_index + 1) * width, :3])
+        path = os.path.join(input_dir, name)
+        image = pose_utils.load_image(path)
+        if image.shape[0] != height or image.shape[1] < (img_index + 1) * width:
+            raise ValueError('%s is %s, too small for image %d of width %d and height %d (check --dataset, '
+                             '--image_size and --img_index)' % (path, image.shape, img_index, width, height))
+        images.append(image[:, img_index * width:(img_index + 1) * width])
     return images
+
+
+def triplets_of_pairs(input_dir, pairs_file):
+    """(the PNG names test.py wrote for the pairs of pairs_file, the other PNGs of input_dir). A pair
+    without its PNG raises: the folder is not a test.py run on these pairs."""
+    if not os.path.isdir(input_dir):
+        raise FileNotFoundError('--input_dir %s is not a folder (run test.py first)' % input_dir)
+    pairs = pose_utils.load_pairs(pairs_file)
+    if not pairs:
+        raise ValueError('%s holds no test pairs' % pairs_file)
+    names = [triplet_name(*pair) for pair in pairs]
+    missing = [name for name in names if not os.path.isfile(os.path.join(input_dir, name))]
+    if missing:
+        raise FileNotFoundError('%d of the %d pairs of %s have no PNG in %s (%s, ...): run test.py on these '
+                                'pairs, or give the --dataset and --data_root it used'
+                                % (len(missing), len(names), pairs_file, input_dir, missing[0]))
+    return names, other_pngs(input_dir, pairs)
 
 
 def main(argv=None):
     args = cmd.ssd_score_parser().parse_args(argv)
+    image_size = args.image_size   # add_dataset_paths sets the dataset's
+    args = cmd.add_dataset_paths(args)
+    image_size = image_size or args.image_size
     print(args)
     prototxt_path, caffemodel_path = model_files(args.model_dir, args.prototxt, args.caffemodel)
-    images = read_images(args.input_dir, args.img_index, args.image_size)
+    names, ignored = triplets_of_pairs(args.input_dir, args.pairs_file_test)
+    if ignored:
+        print('Ignored %d PNGs of %s that are not pairs of %s (%s, ...)'
+              % (len(ignored), args.input_dir, args.pairs_file_test, ignored[0]))
+    images = read_images(args.input_dir, args.img_index, image_size, names)
     score = SSDScorer(prototxt_path, caffemodel_path, args.batch_size).get_score_image_set(images)
-    print('SSD score %s over %d images of %s' % (score, len(images), args.input_dir))
+    print('SSD score %s over the %d pairs of %s (%d other PNGs ignored)'
+          % (score, len(images), args.pairs_file_test, len(ignored)))
     return score
 
 

@@ -60,11 +60,11 @@ def generate_reid_images(generator, pairs, annotations, args, out_dir):
         inputs = []
         for i in block:
             from_name, to_name = pairs[i]
-            source = np.asarray(Image.open(find_image(from_name, folders)).convert('RGB'))
+            source = pose_utils.load_image(find_image(from_name, folders))
             background = None
             if args.use_bg:
-                background = np.asarray(Image.open(find_image(background_name(to_name), [args.bg_images_dir_train],
-                                                              'background image')).convert('RGB'))
+                background = pose_utils.load_image(find_image(background_name(to_name), [args.bg_images_dir_train],
+                                                              'background image'))
             inputs.append(make_pair_inputs(source, annotations[from_name], annotations[to_name], args.image_size,
                                            args.pose_rep_type, args.warp_skip, args.use_input_pose, args.use_bg,
                                            background=background, pose_map=args.pose_map))
@@ -107,7 +107,7 @@ def main(argv=None):
     import conv_layers
     import weight_files
     try:
-        annotations = pose_utils.load_annotations(args.annotations_file_train)
+        annotations = pose_utils.load_annotations(args.annotations_file_train, args.image_size)
         pairs = make_reid_pairs(usable_names(annotations), args.pairs_for_each, args.seed)
         pose_utils.save_pairs(pairs_file, pairs)
         print('Number of pairs: %d (written to %s)' % (len(pairs), pairs_file))

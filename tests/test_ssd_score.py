@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from skimage.io import imsave
 
+import pose_utils
 from ssd_score.compute_ssd_score import (SSD_MEAN_BGR, SSDScorer, best_confidences, load_ssd, main,
-                                         model_files, preprocess, read_images)
+                                         model_files, preprocess, read_images, triplets_of_pairs)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HAS_CAFFE_IMPORTER = hasattr(cv2.dnn, 'readNetFromCaffe')
@@ -87,11 +88,17 @@ def uniform(red, green=90, blue=30, size=(16, 8)):
     return np.tile(np.array([red, green, blue], np.uint8), size + (1,))
 
 
-def write_triplets(folder, generated_reds, size=(16, 8)):
+def write_triplets(folder, generated_reds, size=(16, 8), first=0):
+    """PNGs a<i>.jpg_b<i>.jpg.png, i from ``first``, and (the first time) data/market-pairs-test.csv
+    beside the folder listing them: the current test pairs."""
     folder.mkdir(exist_ok=True)
-    for i, red in enumerate(generated_reds):
+    for i, red in enumerate(generated_reds, start=first):
         triplet = np.concatenate([uniform(0, size=size), uniform(10, size=size), uniform(red, size=size)], axis=1)
         imsave(str(folder / ('a%d.jpg_b%d.jpg.png' % (i, i))), triplet, check_contrast=False)
+    pairs_file = folder.parent / 'data' / 'market-pairs-test.csv'
+    if not pairs_file.exists():
+        pose_utils.save_pairs(str(pairs_file), [('a%d.jpg' % i, 'b%d.jpg' % i) for i in range(len(generated_reds))])
+    return str(pairs_file)
 
 
 def test_best_confidences_by_hand():
@@ -118,13 +125,36 @@ def test_preprocess_matches_caffe_transformer_arithmetic():
 
 
 def test_read_images_takes_the_chosen_third(tmp_path):
-    write_triplets(tmp_path / 'images', [220, 5])
+    pairs_file = write_triplets(tmp_path / 'images', [220, 5])
     (tmp_path / 'images' / 'scores.json').write_text('{}')  # not an image: ignored
-    images = read_images(str(tmp_path / 'images'), img_index=2, image_size=(16, 8))
+    names, ignored = triplets_of_pairs(str(tmp_path / 'images'), pairs_file)
+    assert names == ['a0.jpg_b0.jpg.png', 'a1.jpg_b1.jpg.png'] and ignored == []
+    images = read_images(str(tmp_path / 'images'), 2, (16, 8), names)
     assert len(images) == 2 and all(image.shape == (16, 8, 3) for image in images)
     assert np.array_equal(images[0], uniform(220)) and np.array_equal(images[1], uniform(5))
-    with pytest.raises(ValueError, match=r'a0.jpg_b0.jpg.png is .*check --image_size'):
-        read_images(str(tmp_path / 'images'), img_index=2, image_size=(16, 16))
+    with pytest.raises(ValueError, match=r'a0.jpg_b0.jpg.png is .*check --dataset, --image_size'):
+        read_images(str(tmp_path / 'images'), 2, (16, 16), names)
+
+
+def test_only_the_triplets_of_the_current_pairs_are_scored(tmp_path):
+    """A folder that test.py filled for an older pairs file keeps those PNGs: they are counted and
+    left out; a current pair without its PNG is an error."""
+    folder = tmp_path / 'images'
+    pairs_file = write_triplets(folder, [220, 5])
+    write_triplets(folder, [90, 91, 92], first=2)   # a0..a4: the old run's extra pairs
+    names, ignored = triplets_of_pairs(str(folder), pairs_file)
+    assert names == ['a0.jpg_b0.jpg.png', 'a1.jpg_b1.jpg.png'] and len(ignored) == 3
+    os.remove(folder / 'a1.jpg_b1.jpg.png')
+    with pytest.raises(FileNotFoundError, match=r'1 of the 2 pairs of .*market-pairs-test.csv have no PNG .*a1.jpg_b1'):
+        triplets_of_pairs(str(folder), pairs_file)
+
+
+def test_an_unreadable_png_is_named(tmp_path):
+    pairs_file = write_triplets(tmp_path / 'images', [220, 5])
+    (tmp_path / 'images' / 'a1.jpg_b1.jpg.png').write_bytes(b'')
+    names, _ = triplets_of_pairs(str(tmp_path / 'images'), pairs_file)
+    with pytest.raises(ValueError, match='a1.jpg_b1.jpg.png: not a readable image'):
+        read_images(str(tmp_path / 'images'), 2, (16, 8), names)
 
 
 def test_missing_model_files_say_where_to_get_them(tmp_path):
@@ -161,8 +191,9 @@ def test_tiny_caffe_ssd_scores_the_generated_third(tmp_path):
     assert np.allclose(confidences, [expected_person_confidence(image) for image in images], atol=1e-5)
     assert confidences[1] > confidences[2] > 0.05 and confidences[3] == 0.0
     write_triplets(tmp_path / 'images', reds)
-    score = main(['--input_dir', str(tmp_path / 'images'), '--model_dir', str(tmp_path),
-                  '--image_size', '16,8', '--img_index', '2', '--batch_size', '2'])
+    write_triplets(tmp_path / 'images', [255] * 5, first=3)   # stale: not pairs of the pairs file
+    score = main(['--input_dir', str(tmp_path / 'images'), '--model_dir', str(tmp_path), '--data_root',
+                  str(tmp_path / 'data'), '--image_size', '16,8', '--img_index', '2', '--batch_size', '2'])
     assert score == pytest.approx(np.mean(confidences[1:]), abs=1e-5)
 
 

@@ -109,7 +109,10 @@ def test_command_line_generates_scores_and_reloads(tmp_path, monkeypatch):
     assert sorted(os.listdir(images_dir)) == sorted(['%s_%s.png' % pair for pair in pairs] + ['scores.json'])
     report = json.loads((images_dir / 'scores.json').read_text())
     assert report['pairs'] == len(pairs) and report['generator_checkpoint'] == os.path.abspath(checkpoint)
-    assert report['flags']['width_factor'] == float(WIDTH) and 'fid' in report['skipped']
+    assert report['test_flags']['width_factor'] == float(WIDTH) and 'fid' in report['skipped']
+    # test.py's defaults of training flags are not recorded as if they had made the checkpoint
+    assert 'number_of_epochs' not in report['test_flags'] and report['training_flags'] is None
+    assert report['skipped_pairs'] == 0 and report['ignored_pngs'] == 0
     # The saved scores are those of the saved PNGs: sources and targets are the dataset's images.
     triplets = [test_script.load_triplet(str(images_dir / ('%s_%s.png' % pair)), IMAGE_SIZE) for pair in pairs]
     targets, generated = [t[1] for t in triplets], [t[2] for t in triplets]
