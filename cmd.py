@@ -146,9 +146,6 @@ def train_parser(description='Deformable GAN: training and testing (train.py, te
     add('--skip_invalid_pairs', action='store_true',
         help='Leave out (and count) the pairs whose pose lacks a torso point, which the pair builder '
              'drops, instead of refusing the pairs file.')
-    add('--skip_invalid_pairs', action='store_true',
-        help='Leave out (and count) the pairs whose pose lacks a torso point, which the pair builder '
-             'drops, instead of refusing the pairs file.')
     # New flags.
     add('--batches_per_epoch', default=1000, type=_positive_int, help='Steps in one epoch.')
     add('--width_factor', default=1.0, type=float, help='Scales every filter count (1.0 = the paper).')
