@@ -120,8 +120,9 @@ def generated_batches(args, dataset):
     generator of the flags and --generator_checkpoint; saves each pair's PNG."""
     import tensorflow as tf
     import conv_layers
+    import weight_files
     generator = conv_layers.make_generator(**conv_layers.network_options(args))
-    conv_layers.load_weights(generator, args.generator_checkpoint)
+    weight_files.load_weights(generator, args.generator_checkpoint)
     input_names = list(generator.input)
     # Dropout stays on with --use_dropout_test 1 (the reference's learning phase 1).
     generate = tf.function(lambda inputs: generator(inputs, training=args.use_dropout_test))
@@ -280,6 +281,8 @@ def evaluate(args):
               'ignored_pngs': len(ignored), **flags}
     write_json(os.path.join(args.generated_images_dir, SCORES_FILE), report)
     print(summary_line(scores))
+    if inception is not None:
+        print(report['inception_network']['note'])
     return report
 
 
