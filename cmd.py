@@ -160,6 +160,9 @@ def train_parser(description='Deformable GAN: training and testing (train.py, te
     add('--resume', action='store_true',
         help='Continue the run whose checkpoints are in --checkpoints_dir (weights, optimisers, epoch, '
              'data order), up to --number_of_epochs in all.')
+    add('--overwrite', action='store_true',
+        help='Start over in folders that hold a run: its files (weights, resume state, logs, sample sheets, '
+             'options.json) are deleted first. Without it, train.py refuses such folders.')
     add('--log_dir', default='output/logs', help='CSV, TensorBoard and loss-curve logs.')
     add('--distribute', default='auto', choices=['auto', 'none', 'mirrored', 'multiworker'],
         help='auto: MultiWorkerMirrored when TF_CONFIG is set, Mirrored on several GPUs, else one device.')
@@ -191,6 +194,14 @@ def validate_training_args(args, parser):
         parser.error('--width_factor must be positive, got %s' % args.width_factor)
     if args.resume and args.generator_checkpoint is not None:
         parser.error('--resume continues from --checkpoints_dir; do not also give --generator_checkpoint')
+    if args.resume and args.overwrite:
+        parser.error('--resume continues the run in --checkpoints_dir, --overwrite deletes it: give one of them')
+
+
+def count_pairs(path):
+    """Rows of a pairs CSV below its header."""
+    with open(path) as f:
+        return max(sum(1 for line in f if line.strip()) - 1, 0)
 
 
 def check_dataset_files(args, parser, needed=('images', 'annotations', 'pairs')):
@@ -207,8 +218,11 @@ def check_dataset_files(args, parser, needed=('images', 'annotations', 'pairs'))
         parser.error('dataset "%s" is incomplete: missing %s (see README, "Datasets")'
                      % (args.dataset, ', '.join(missing)))
     if 'pairs' in needed:
-        with open(args.pairs_file_train) as f:
-            train_pairs = max(sum(1 for line in f if line.strip()) - 1, 0)
+        for path in (args.pairs_file_train, args.pairs_file_test):
+            if count_pairs(path) == 0:
+                parser.error('%s holds no pairs: training needs training and test pairs (see README, '
+                             '"Datasets")' % path)
+        train_pairs = count_pairs(args.pairs_file_train)
         if train_pairs < args.batch_size:
             parser.error('--batch_size %d: %s holds only %d pairs'
                          % (args.batch_size, args.pairs_file_train, train_pairs))

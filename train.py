@@ -4,22 +4,27 @@
         --dataset fasion --l1_penalty_weight 0.01 --nn_loss_area_size 5 --batch_size 2 \
         --content_loss_layer block1_conv2 --number_of_epochs 90
 
-``--resume`` continues the run of --checkpoints_dir (weights, optimisers, epoch, data order).
+``--resume`` continues the run of --checkpoints_dir (weights, optimisers, epoch, data order);
+``--overwrite`` starts over in folders that hold a run (its files are deleted first).
 """
 import cmd  # first: see cmd.py
 
 import os
 import sys
 
+# TensorFlow's C++ log reports, among others, "failed call to cuInit" on every machine without a GPU;
+# keep it out of the way unless the user chose a level.
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+
 
 def main(argv=None):
     args = cmd.parse_args(argv)
     print(cmd.format_options(args), flush=True)
-    cmd.save_options(args, os.path.join(args.checkpoints_dir, 'options.json'))
-    from gan.trainer import NonFiniteLossError, train
+    from gan.checkpoints import RunError
+    from gan.trainer import train
     try:
         train(args)
-    except (NonFiniteLossError, FileNotFoundError, ValueError) as error:
+    except (RunError, FileNotFoundError, ValueError) as error:
         print('train.py: error: %s' % error, file=sys.stderr)
         return 1
     return 0

@@ -20,6 +20,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
+from tqdm import tqdm  # noqa: E402
 
 import create_pairs_dataset  # noqa: E402
 import pose_utils  # noqa: E402
@@ -59,14 +60,17 @@ def render_person(person, images_per_identity, image_size, seed):
             for index in range(images_per_identity)]
 
 
-def write_split(folder, persons, images_per_identity, image_size, seed):
-    """Writes the JPEGs of ``persons`` into ``folder``; returns their annotations (name -> (18, 2))."""
+def write_split(folder, persons, images_per_identity, image_size, seed, progress=None):
+    """Writes the JPEGs of ``persons`` into ``folder``; returns their annotations (name -> (18, 2)).
+    ``progress`` (a tqdm bar) advances by one per person."""
     os.makedirs(folder)
     annotations = {}
     for person in persons:
         for name, rendering in render_person(person, images_per_identity, image_size, seed):
             Image.fromarray(rendering.image).save(os.path.join(folder, name), quality=JPEG_QUALITY)
             annotations[name] = rendering.keypoints
+        if progress is not None:
+            progress.update()
     return annotations
 
 
@@ -75,10 +79,14 @@ def build(root, dataset, train_identities, test_identities, images_per_identity,
     image_size = cmd.IMAGE_SIZES[dataset]
     persons = {'train': range(1, train_identities + 1),
                'test': range(train_identities + 1, train_identities + test_identities + 1)}
-    for split, split_persons in persons.items():
-        annotations = write_split(os.path.join(root, dataset + '-dataset', split), split_persons,
-                                  images_per_identity, image_size, seed)
-        pose_utils.save_annotations(os.path.join(root, '%s-annotation-%s.csv' % (dataset, split)), annotations)
+    # The whole build takes about 40 s at the default size: show that it is moving.
+    with tqdm(total=train_identities + test_identities, desc='building %s' % dataset, unit='person',
+              dynamic_ncols=True) as progress:
+        for split, split_persons in persons.items():
+            annotations = write_split(os.path.join(root, dataset + '-dataset', split), split_persons,
+                                      images_per_identity, image_size, seed, progress)
+            pose_utils.save_annotations(os.path.join(root, '%s-annotation-%s.csv' % (dataset, split)),
+                                        annotations)
     return create_pairs_dataset.write_pairs_files(root, dataset, images_for_test=test_pairs)
 
 

@@ -10,15 +10,48 @@ Two kinds, both in --checkpoints_dir:
   state goes to a ``.tmp`` folder renamed into place, and only then is the pointer replaced (one
   atomic rename), then older states are deleted. A run killed at any moment leaves the pointer on a
   complete state: the previous one or the new one.
+
+A folder holds one run only: a new run refuses to start over an existing one (``--resume`` continues
+it, ``--overwrite`` removes its files first), and ``--resume`` refuses flags that define another run
+(``RUN_FLAGS``). A write that fails (a full disk) stops the run with one line naming the file; the
+last complete checkpoint stays loadable and no temporary file is left behind.
 """
+import contextlib
+import errno
 import json
 import os
+import re
 import shutil
 
 import tensorflow as tf
 
 POINTER = 'resume.json'
 STATE_PREFIX = 'resume_epoch_'
+OPTIONS = 'options.json'
+
+# The flags that define a run: the saved weights, optimiser states and data order only fit these
+# values, so --resume must be given the saved ones. Every other flag (number_of_epochs, the ratios,
+# folders, devices, validation) may change when a run is continued.
+RUN_FLAGS = ('dataset', 'warp_skip', 'warp_agg', 'disc_type', 'use_input_pose', 'use_bg', 'pose_rep_type',
+             'width_factor', 'warp_interpolation', 'pose_map', 'mixed_precision', 'batch_size',
+             'training_ratio', 'batches_per_epoch', 'seed', 'start_epoch', 'l1_penalty_weight',
+             'gan_penalty_weight', 'tv_penalty_weight', 'lstruct_penalty_weight', 'content_loss_layer',
+             'nn_loss_area_size', 'skip_invalid_pairs')
+
+# The files a run writes, per folder flag (names relative to that folder; ``.tmp`` while written).
+RUN_FILES = {
+    'checkpoints_dir': r'epoch_\d{3,}_(generator|discriminator)(\.tmp)?\.weights\.h5|%s\d{3,}(\.tmp)?|'
+                       r'%s(\.tmp)?|%s(\.tmp)?' % (STATE_PREFIX, re.escape(POINTER), re.escape(OPTIONS)),
+    'output_dir': r'epoch_\d{3,}\.png(\.tmp)?',
+    'log_dir': r'training_log\.csv(\.tmp)?|loss_curves\.png(\.tmp)?|tensorboard',
+}
+# What a run leaves only once it has started training; options.json and TensorBoard's first events
+# alone are left by a start that failed, and are replaced without asking.
+STARTED = re.compile(r'(epoch_|%s|%s|training_log)' % (STATE_PREFIX, re.escape(POINTER)))
+
+
+class RunError(RuntimeError):
+    """A run cannot start or go on; the message says why and what to do. Nothing half-written is left."""
 
 
 def _tf_variables(variables):
@@ -42,6 +75,33 @@ def read_pointer(checkpoints_dir):
         return json.load(f)
 
 
+def _remove(path):
+    if os.path.isdir(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+        os.remove(path)
+
+
+@contextlib.contextmanager
+def writing(path, tmp=None):
+    """Around the write of ``path`` through the temporary ``tmp``: on any failure ``tmp`` is removed, and
+    a failed write (a full disk, no permission) becomes one RunError line naming ``path``."""
+    try:
+        yield
+    except BaseException as error:
+        if tmp:
+            _remove(tmp)
+        if not isinstance(error, (OSError, tf.errors.OpError)):
+            raise
+        reason = (error.strerror if isinstance(error, OSError) else None) or str(error).strip()
+        if isinstance(error, tf.errors.ResourceExhaustedError) or getattr(error, 'errno', None) == errno.ENOSPC:
+            advice = 'free some space on that disk, then continue the run with --resume'
+        else:
+            advice = 'make it writable (or choose another folder), then continue the run with --resume'
+        raise RunError('could not write %s (%s): %s; the last complete checkpoint is kept'
+                       % (path, reason.splitlines()[0] if reason else type(error).__name__, advice)) from error
+
+
 def save_resume_state(checkpoint, checkpoints_dir, next_epoch, info):
     """Writes the state after an epoch (``next_epoch`` = the epoch to train next), atomically."""
     os.makedirs(checkpoints_dir, exist_ok=True)
@@ -49,16 +109,18 @@ def save_resume_state(checkpoint, checkpoints_dir, next_epoch, info):
     final = os.path.join(checkpoints_dir, name)
     tmp = final + '.tmp'
     shutil.rmtree(tmp, ignore_errors=True)
-    checkpoint.write(os.path.join(tmp, 'state'))
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
+    with writing(os.path.join(final, 'state'), tmp):
+        checkpoint.write(os.path.join(tmp, 'state'))
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
     pointer = dict(info, next_epoch=int(next_epoch), state=os.path.join(name, 'state'))
     pointer_path = os.path.join(checkpoints_dir, POINTER)
-    with open(pointer_path + '.tmp', 'w') as f:
-        json.dump(pointer, f, indent=2)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(pointer_path + '.tmp', pointer_path)
+    with writing(pointer_path, pointer_path + '.tmp'):
+        with open(pointer_path + '.tmp', 'w') as f:
+            json.dump(pointer, f, indent=2)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(pointer_path + '.tmp', pointer_path)
     for entry in os.listdir(checkpoints_dir):
         if entry.startswith(STATE_PREFIX) and entry != name:
             shutil.rmtree(os.path.join(checkpoints_dir, entry), ignore_errors=True)
@@ -79,3 +141,62 @@ def restore_resume_state(checkpoint, checkpoints_dir):
 def weight_file_names(checkpoints_dir, epoch):
     stem = os.path.join(checkpoints_dir, 'epoch_%03d' % epoch)
     return stem + '_generator.weights.h5', stem + '_discriminator.weights.h5'
+
+
+# ---- one run per folder ----------------------------------------------------------------------
+
+def run_flags(args):
+    """{flag: value} of RUN_FLAGS, as saved in resume.json (JSON values, so that they compare)."""
+    return json.loads(json.dumps({name: getattr(args, name) for name in RUN_FLAGS}))
+
+
+def existing_run_files(args):
+    """The files of RUN_FILES in the run's folders, sorted, each once."""
+    found = set()
+    for flag, pattern in RUN_FILES.items():
+        folder = getattr(args, flag)
+        if os.path.isdir(folder):
+            found.update(os.path.join(folder, entry) for entry in os.listdir(folder) if re.fullmatch(pattern, entry))
+    return sorted(found)
+
+
+def _resume_differences(saved, given):
+    return ['--%s saved %s, given %s' % (name, saved[name], given[name])
+            for name in RUN_FLAGS if name in saved and saved[name] != given[name]]
+
+
+def check_resume(args):
+    """--resume: the pointer of --checkpoints_dir, once the flags are known to continue that run."""
+    pointer = read_pointer(args.checkpoints_dir)
+    if pointer is None:
+        raise RunError('--resume: no %s in %s, so there is no run to continue; train without --resume '
+                       '(add --overwrite to replace what is there)' % (POINTER, args.checkpoints_dir))
+    differences = _resume_differences(pointer.get('run', {}), run_flags(args))
+    if differences:
+        raise RunError('--resume: flags that define the run differ from those saved in %s: %s. Give the saved '
+                       'values to continue it, or start a new run in another --checkpoints_dir'
+                       % (os.path.join(args.checkpoints_dir, POINTER), '; '.join(differences)))
+    trained = pointer['next_epoch'] - args.start_epoch
+    if args.number_of_epochs < trained:
+        raise RunError('--resume: the run in %s has trained %d epochs already; give --number_of_epochs %d or '
+                       'more' % (args.checkpoints_dir, trained, trained))
+    return pointer
+
+
+def prepare_run_folders(args, chief=True):
+    """Before anything is built or written: --resume checks the run it continues (returns its pointer);
+    a new run refuses folders holding a run unless --overwrite, then removes the old files (chief)."""
+    if args.resume:
+        return check_resume(args)
+    found = existing_run_files(args)
+    started = [path for path in found if STARTED.match(os.path.basename(path))]
+    if started and not args.overwrite:
+        folders = ', '.join(sorted({os.path.dirname(path) for path in started}))
+        names = sorted({os.path.basename(path) for path in started}, key=lambda name: (name != POINTER, name))
+        raise RunError('a run is already there, in %s (%s%s): continue it with --resume, start it over with '
+                       '--overwrite (deletes its files), or choose another --checkpoints_dir, --output_dir and '
+                       '--log_dir' % (folders, ', '.join(names[:3]), ', ...' if len(names) > 3 else ''))
+    if chief:
+        for path in found:
+            _remove(path)
+    return None

@@ -8,11 +8,15 @@ import numpy as np
 import tensorflow as tf
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
 import pose_utils
+from gan.checkpoints import writing
 
 CSV_NAME = 'training_log.csv'
+CURVES_NAME = 'loss_curves.png'
+NOT_CURVES = ('seconds',)   # logged per epoch, but not a loss
 
 
 def _plugin_metadata(plugin_name):
@@ -34,14 +38,14 @@ def write_image(name, image, step):
     png = tf.io.encode_png(image)
     tensor = tf.stack([tf.as_string(tf.shape(image)[1]), tf.as_string(tf.shape(image)[0]), png])
     tf.summary.write(name, tensor, step=step, metadata=_plugin_metadata('images'))
-CURVES_NAME = 'loss_curves.png'
 
 
 def _atomic_write_bytes(path, data):
-    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-    with open(path + '.tmp', 'wb') as f:
-        f.write(data)
-    os.replace(path + '.tmp', path)
+    with writing(path, path + '.tmp'):
+        os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+        with open(path + '.tmp', 'wb') as f:
+            f.write(data)
+        os.replace(path + '.tmp', path)
 
 
 def save_png(path, image):
@@ -66,9 +70,11 @@ class RunLog:
 
     def __init__(self, log_dir):
         self.log_dir = log_dir
-        os.makedirs(log_dir, exist_ok=True)
         self.csv_path = os.path.join(log_dir, CSV_NAME)
-        self.writer = tf.summary.create_file_writer(os.path.join(log_dir, 'tensorboard'))
+        self.tensorboard_dir = os.path.join(log_dir, 'tensorboard')
+        with writing(self.tensorboard_dir):
+            os.makedirs(log_dir, exist_ok=True)
+            self.writer = tf.summary.create_file_writer(self.tensorboard_dir)
 
     def read_rows(self):
         if not os.path.exists(self.csv_path):
@@ -86,28 +92,34 @@ class RunLog:
         writer.writeheader()
         writer.writerows(rows)
         _atomic_write_bytes(self.csv_path, text.getvalue().encode())
-        with self.writer.as_default(step=epoch):
+        with writing(self.tensorboard_dir), self.writer.as_default(step=epoch):
             for name, value in values.items():
                 write_scalar(name, value, epoch)
-        self.writer.flush()
+            self.writer.flush()
         self.plot_curves(rows)
 
     def log_image(self, epoch, name, image):
-        with self.writer.as_default(step=epoch):
+        with writing(self.tensorboard_dir), self.writer.as_default(step=epoch):
             write_image(name, image, epoch)
-        self.writer.flush()
+            self.writer.flush()
 
     def plot_curves(self, rows):
-        names = [k for k in rows[-1] if k != 'epoch']
-        figure = Figure(figsize=(10, 3 * ((len(names) + 2) // 3)), dpi=80)
-        FigureCanvasAgg(figure)
-        for i, name in enumerate(sorted(names)):
-            points = [(int(r['epoch']), float(r[name])) for r in rows if r.get(name) not in (None, '')]
-            axis = figure.add_subplot((len(names) + 2) // 3, 3, i + 1)
-            axis.plot([p[0] for p in points], [p[1] for p in points], marker='o', markersize=3)
-            axis.set_title(name)
-            axis.set_xlabel('epoch')
-        figure.tight_layout()
         buffer = io.BytesIO()
-        figure.savefig(buffer, format='png')
+        curves_figure(rows).savefig(buffer, format='png')
         _atomic_write_bytes(os.path.join(self.log_dir, CURVES_NAME), buffer.getvalue())
+
+
+def curves_figure(rows):
+    """One panel per loss column of the CSV rows, against whole epochs."""
+    names = sorted({k for row in rows for k in row if k != 'epoch' and k not in NOT_CURVES})
+    figure = Figure(figsize=(10, 3 * ((len(names) + 2) // 3)), dpi=80)
+    FigureCanvasAgg(figure)
+    for i, name in enumerate(names):
+        points = [(int(r['epoch']), float(r[name])) for r in rows if r.get(name) not in (None, '')]
+        axis = figure.add_subplot((len(names) + 2) // 3, 3, i + 1)
+        axis.plot([p[0] for p in points], [p[1] for p in points], marker='o', markersize=3)
+        axis.set_title(name)
+        axis.set_xlabel('epoch')
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    figure.tight_layout()
+    return figure

@@ -6,6 +6,12 @@ reproducible training stream (gan/dataset.py): each discriminator update takes a
 and a batch whose generated images are the fakes (as the reference's discriminator model), the
 generator update one more. Epoch e therefore reads the stream from batch e * batches_per_epoch *
 (2 * training_ratio + 1): data order is a function of (seed, epoch), and the resume state is the epoch.
+
+Epochs are numbered as in the reference's trainer (docs/reference.md, "Training epochs and
+checkpoints"): a run trains epochs start_epoch .. start_epoch + number_of_epochs - 1, and BEFORE epoch
+e draws the sheet epoch_e.png when (e + 1) % display_ratio == 0 and writes the checkpoint epoch_e_*
+when (e + 1) % checkpoint_ratio == 0, so epoch_e_* holds the weights after e trained epochs. The
+weights after the last epoch, which the reference never saved, go to epoch_<end>_* at the end.
 """
 import math
 import os
@@ -15,16 +21,19 @@ import keras
 import tensorflow as tf
 from tqdm import tqdm
 
+import cmd
 import conv_layers
+import weight_files
 from gan import checkpoints, distribute
 from gan.content_features import make_content_extractor
 from gan.pose_gan import PoseGAN
 from gan.run_log import RunLog, sample_sheet, save_png
 
-ADAM = dict(learning_rate=2e-4, beta_1=0.5, beta_2=0.999)   # SPEC section 6, both networks
+# Both networks (the paper); epsilon is Keras 2.0.8's default, which the reference ran with.
+ADAM = dict(learning_rate=2e-4, beta_1=0.5, beta_2=0.999, epsilon=1e-8)
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(checkpoints.RunError):
     """A loss became NaN or infinite: the run stops, its checkpoints stay as they were."""
 
 
@@ -66,9 +75,9 @@ def make_gan(args, strategy=None, pose_heatmaps=None):
     with strategy.scope():
         generator, discriminator = make_networks(args)
         if args.generator_checkpoint:
-            conv_layers.load_weights(generator, args.generator_checkpoint)
+            weight_files.load_weights(generator, args.generator_checkpoint)
         if args.discriminator_checkpoint:
-            conv_layers.load_weights(discriminator, args.discriminator_checkpoint)
+            weight_files.load_weights(discriminator, args.discriminator_checkpoint)
         content_extractor = None
         if args.content_loss_layer != 'none':
             content_extractor = make_content_extractor(args.content_loss_layer.split(','), args.vgg_weights)
@@ -87,7 +96,7 @@ def make_gan(args, strategy=None, pose_heatmaps=None):
 
 
 class Trainer:
-    """Runs epochs start_epoch .. number_of_epochs - 1 of ``gan`` on ``dataset`` under ``strategy``."""
+    """Runs epochs start_epoch .. start_epoch + number_of_epochs - 1 of ``gan`` on ``dataset``."""
 
     def __init__(self, gan, dataset, args, strategy=None):
         self.gan = gan
@@ -103,6 +112,7 @@ class Trainer:
         self._validation_terms = tf.function(self._per_example_generator_terms, reduce_retracing=True)
         self.log = RunLog(args.log_dir) if self.chief else None
         self.first_epoch = args.start_epoch
+        self.end_epoch = args.start_epoch + args.number_of_epochs
 
     def _distributed(self, step):
         strategy = self.strategy
@@ -119,11 +129,9 @@ class Trainer:
 
     # ---- resume ------------------------------------------------------------------------------
     def restore(self):
-        """--resume: weights, optimiser states and the epoch from --checkpoints_dir."""
+        """--resume: weights, optimiser states and the epoch from --checkpoints_dir (whose flags
+        checkpoints.check_resume has compared with these)."""
         pointer = checkpoints.restore_resume_state(self.resume_checkpoint, self.args.checkpoints_dir)
-        if pointer.get('seed') != self.args.seed:
-            raise ValueError('--resume: the run in %s used --seed %s, this one --seed %s (the data order '
-                             'would differ)' % (self.args.checkpoints_dir, pointer.get('seed'), self.args.seed))
         self.first_epoch = pointer['next_epoch']
         return pointer
 
@@ -183,34 +191,46 @@ class Trainer:
 
     def save_weights(self, epoch):
         generator_path, discriminator_path = checkpoints.weight_file_names(self.args.checkpoints_dir, epoch)
-        os.makedirs(self.args.checkpoints_dir, exist_ok=True)
-        conv_layers.save_weights(self.gan.generator, generator_path)
-        conv_layers.save_weights(self.gan.discriminator, discriminator_path)
+        with checkpoints.writing(self.args.checkpoints_dir):
+            os.makedirs(self.args.checkpoints_dir, exist_ok=True)
+        for model, path in ((self.gan.generator, generator_path), (self.gan.discriminator, discriminator_path)):
+            with checkpoints.writing(path):   # weight_files.save_weights removes its own temporary file
+                weight_files.save_weights(model, path)
+        return generator_path
+
+    def is_checkpoint_epoch(self, epoch):
+        return (epoch + 1) % self.args.checkpoint_ratio == 0
 
     def train(self):
+        """The reference's loop: sheet and checkpoint before the epoch, validation after it; then the
+        resume state, and after the last epoch the final weights."""
         args = self.args
-        for epoch in range(self.first_epoch, args.number_of_epochs):
+        for epoch in range(self.first_epoch, self.end_epoch):
+            if self.chief and (epoch + 1) % args.display_ratio == 0:
+                self.save_samples(epoch)
+            if self.chief and self.is_checkpoint_epoch(epoch):
+                self.save_weights(epoch)
             started = time.time()
             values = self.train_epoch(epoch)
             values['seconds'] = time.time() - started
-            checkpoint_epoch = (epoch + 1) % args.checkpoint_ratio == 0
-            if args.use_validation and (epoch == self.first_epoch or checkpoint_epoch):
+            # The reference validates on epoch 0 itself, not on the first epoch of a resumed run.
+            if args.use_validation and (self.is_checkpoint_epoch(epoch) or epoch == 0):
                 values.update(self.validate())
             if not self.chief:
                 continue
-            if (epoch + 1) % args.display_ratio == 0:
-                self.save_samples(epoch)
-            if checkpoint_epoch:
-                self.save_weights(epoch)
             self.log.log_epoch(epoch, values)
             checkpoints.save_resume_state(self.resume_checkpoint, args.checkpoints_dir, epoch + 1,
-                                          {'seed': args.seed, 'batch_size': args.batch_size})
+                                          {'run': checkpoints.run_flags(args)})
             print('epoch %d: %s' % (epoch, ', '.join('%s %.4g' % kv for kv in sorted(values.items()))), flush=True)
+        if self.chief:
+            print('final weights (after epoch %d): %s' % (self.end_epoch - 1, self.save_weights(self.end_epoch)),
+                  flush=True)
 
 
 def train(args, pose_heatmaps=None, dataset=None, strategy=None):
     """A whole run from parsed flags (train.py's body); returns the Trainer."""
     from pose_dataset import PoseHMDataset
+    checkpoints.prepare_run_folders(args, chief=distribute.is_chief())
     strategy = strategy or distribute.make_strategy(args.distribute)
     dataset = dataset or PoseHMDataset.from_args(args)
     gan = make_gan(args, strategy, pose_heatmaps)
@@ -219,5 +239,9 @@ def train(args, pose_heatmaps=None, dataset=None, strategy=None):
         pointer = trainer.restore()
         print('resumed from %s: next epoch %d' % (os.path.join(args.checkpoints_dir, pointer['state']),
                                                   trainer.first_epoch), flush=True)
+    if trainer.chief:   # only now is the run known to be valid
+        path = os.path.join(args.checkpoints_dir, checkpoints.OPTIONS)
+        with checkpoints.writing(path, path + '.tmp'):
+            cmd.save_options(args, path)
     trainer.train()
     return trainer
