@@ -1,158 +1,47 @@
-"""Training-step speed (issue #7, item 1): pairs per second of one training step (one discriminator
-update, then one generator update, as gan/trainer.py runs them) for market ``mask`` and ``none``, batch
-4, full width, float32, data already in memory; the step's convolution FLOPs over its time, as a
-fraction of the machine's matrix-multiply rate measured in the same run.
+"""Training-step speed: pairs per second of one training step (one discriminator update, then one
+generator update, as gan/trainer.py runs them) for market ``mask`` and ``none``, batch 4, full width,
+float32, data already in memory; the step's convolution FLOPs over its time, as a fraction of the
+machine's matrix-multiply rate measured in the same run.
 
     python benchmarks/train_step.py [--quick] [--profile] [--variants]
+    python benchmarks/train_step.py --revision HEAD~5        # this tree against a git revision
+    python benchmarks/train_step.py --isa native,avx2        # AVX-512 (native) against AVX2
+    python benchmarks/train_step.py --end_to_end             # train.py itself against its step
 
---profile adds where the time goes (generator forward / backward, the warp layers alone, every
-convolution and transposed convolution alone); --variants re-runs the mask step in fresh processes
-under other threading / oneDNN settings.
+--profile adds where the time goes (generator forward / backward, the warp layers alone with each
+interpolation, every convolution and transposed convolution alone); --variants re-runs the mask step
+in fresh processes under other threading / oneDNN settings.
+
+--revision REV and --isa run every measurement in a fresh process (benchmarks/step_probe.py, run from
+the root of the tree it measures), alternating between the trees (and ISAs) round after round, and
+report medians: REV is checked out with ``git worktree add --detach`` in a temporary folder, removed at
+the end. --isa avx2 sets ONEDNN_MAX_CPU_ISA=AVX2 and XLA_FLAGS=--xla_cpu_max_isa=AVX2 before
+TensorFlow starts, and a oneDNN convolution run with ONEDNN_VERBOSE=1 under the same settings names
+the ISA that oneDNN uses. --end_to_end times ``python train.py`` on the synthetic dataset (128x64)
+from its training log: the second epoch's seconds per step, beside the in-memory step.
 """
 import os
 import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import cmd  # noqa: E402  (first, see cmd.py)
 
+import contextlib  # noqa: E402
+import csv  # noqa: E402
 import json  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
+import time  # noqa: E402
 
-import numpy as np  # noqa: E402
+from benchmarks import common, step_probe  # noqa: E402
 
-from benchmarks import common  # noqa: E402
-
-# A standing pose and a walking pose, (y, x) on 128x64 (scaled for other sizes): realistic part
-# transforms and masks for the warp layers; the speed does not depend on the pixel values.
-STANDING = [(20, 32), (30, 32), (30, 24), (48, 20), (64, 18), (30, 40), (48, 44), (64, 46), (66, 27),
-            (88, 26), (112, 26), (66, 37), (88, 38), (112, 38), (18, 34), (18, 30), (20, 37), (20, 27)]
-WALKING = [(22, 30), (32, 31), (32, 23), (46, 16), (58, 12), (32, 39), (50, 42), (66, 40), (68, 26),
-           (90, 20), (114, 16), (68, 36), (90, 40), (113, 46), (20, 32), (20, 28), (22, 35), (-1, -1)]
-
-
-def pose(points, image_size):
-    kp = np.array(points, dtype=np.int64)
-    scale = np.array(image_size) / np.array((128, 64))
-    return np.where(kp < 0, -1, np.round(kp * scale)).astype(np.int64)
-
-
-def training_args(warp_skip, batch_size=4, width_factor=1.0, dataset='market'):
-    return cmd.add_dataset_paths(cmd.train_parser().parse_args(
-        ['--dataset', dataset, '--warp_skip', warp_skip, '--batch_size', str(batch_size),
-         '--width_factor', str(width_factor), '--distribute', 'none']))
-
-
-def memory_batch(args, seed=0):
-    """A dict batch of float32 arrays (the pose_dataset.make_pair_inputs of realistic pairs)."""
-    import pose_dataset
-    rng = np.random.default_rng(seed)
-    size = tuple(args.image_size)
-    pairs = []
-    for i in range(args.batch_size):
-        source, target = (STANDING, WALKING) if i % 2 == 0 else (WALKING, STANDING)
-        image = rng.integers(0, 256, size + (3,), dtype=np.uint8)
-        target_image = rng.integers(0, 256, size + (3,), dtype=np.uint8)
-        pairs.append(pose_dataset.make_pair_inputs(
-            image, pose(source, size), pose(target, size), size, args.pose_rep_type, args.warp_skip,
-            args.use_input_pose, args.use_bg, target_image=target_image))
-    return {name: np.stack([pair[name] for pair in pairs]) for name in pairs[0]}
-
-
-# The step's layers before and after each change of issue #7, cumulatively (previous_layers.py holds
-# the replaced ones): the warp as gathers with the masks folded in, the small decoder levels' transposed
-# convolutions as one GEMM, the instance norm as one multiply-add, the warp compiled by XLA.
-IMPLEMENTATIONS = {
-    'before': (),
-    'gather': ('warp',),
-    'gemm': ('warp', 'gemm'),
-    'norm': ('warp', 'gemm', 'norm'),
-    'project': ('warp', 'gemm', 'norm', 'xla'),
-}
-
-
-def make_gan(args, implementation='project'):
-    """gan.trainer.make_gan with the layers of ``implementation`` (see IMPLEMENTATIONS; same layers,
-    weights and outputs): the replaced layers of benchmarks/previous_layers.py swapped in while the
-    networks are built."""
-    import keras
-    import conv_layers
-    import warp_layers
-    from gan.trainer import make_gan as make
-    from benchmarks import previous_layers
-    if implementation not in IMPLEMENTATIONS:
-        raise ValueError('unknown implementation %r (choose from %s)' % (implementation, ', '.join(IMPLEMENTATIONS)))
-    changes = IMPLEMENTATIONS[implementation]
-    originals = (conv_layers.Conv2DTranspose, conv_layers.InstanceNormalization,
-                 warp_layers.AffineTransformLayer)
-    if 'warp' not in changes:
-        warp_layers.AffineTransformLayer = previous_layers.KernelAffineTransformLayer
-    elif 'xla' not in changes:
-        warp_layers.AffineTransformLayer = previous_layers.UncompiledAffineTransformLayer
-    if 'gemm' not in changes:
-        conv_layers.Conv2DTranspose = keras.layers.Conv2DTranspose
-    if 'norm' not in changes:
-        conv_layers.InstanceNormalization = previous_layers.TwoPassInstanceNormalization
-    try:
-        return make(args)
-    finally:
-        (conv_layers.Conv2DTranspose, conv_layers.InstanceNormalization,
-         warp_layers.AffineTransformLayer) = originals
-
-
-def make_step(args, implementation='project'):
-    """(gan, step function) where step(batches) runs one D update and one G update and waits for them."""
-    import tensorflow as tf
-    gan = make_gan(args, implementation)
-    d_step = tf.function(gan.discriminator_train_step)
-    g_step = tf.function(gan.generator_train_step)
-
-    def step(real, fake, batch):
-        values = d_step(real, fake)
-        values.update(g_step(batch))
-        return {name: float(value) for name, value in values.items()}
-    return gan, step
-
-
-def measure_step(warp_skip, steps, warmup, batch_size=4, width_factor=1.0, implementation='project'):
-    import tensorflow as tf
-    args = training_args(warp_skip, batch_size, width_factor)
-    gan, step = make_step(args, implementation)
-    batches = [{k: tf.constant(v) for k, v in memory_batch(args, seed).items()} for seed in range(3)]
-    times = common.time_calls(lambda: step(*batches), steps, warmup)
-    flops = common.training_step_flops(gan.generator, gan.discriminator)
-    median = statistics.median(times)
-    return {'warp_skip': warp_skip, 'batch_size': batch_size, 'width_factor': width_factor,
-            'implementation': implementation,
-            'generator_parameters': gan.generator.count_params(),
-            'discriminator_parameters': gan.discriminator.count_params(),
-            'pairs_per_s': batch_size / median, 'step': common.summary(times),
-            'gflop_per_pair': flops['step'] / 1e9, 'gflops_achieved': flops['step'] * batch_size / median / 1e9,
-            'flops': {k: v for k, v in flops.items() if not k.endswith('_layers')},
-            'layers': {'generator': flops['generator_layers'], 'discriminator': flops['discriminator_layers']},
-            'gan': gan, 'batches': batches}
-
-
-def measure_interleaved(implementations, steps, warmup, batch_size=4, width_factor=1.0):
-    """The mask step of several implementations built in ONE process and timed round-robin (one step
-    of each in turn), so that a change of machine load hits all of them alike."""
-    import tensorflow as tf
-    args = training_args('mask', batch_size, width_factor)
-    batches = [{k: tf.constant(v) for k, v in memory_batch(args, seed).items()} for seed in range(3)]
-    built = {name: make_step(args, name) for name in implementations}
-    runs = {name: step for name, (_, step) in built.items()}
-    gan = next(iter(built.values()))[0]
-    gflop = common.training_step_flops(gan.generator, gan.discriminator)['step'] / 1e9
-    for step in runs.values():
-        for _ in range(warmup):
-            step(*batches)
-    times = {name: [] for name in implementations}
-    for _ in range(steps):
-        for name, step in runs.items():
-            times[name].append(common.time_calls(lambda: step(*batches), 1, warmup=0)[0])
-    return [{'layers': name, 'step_median_s': statistics.median(t), 'step_min_s': min(t),
-             'pairs_per_s': batch_size / statistics.median(t), 'GFLOP/s': gflop * batch_size / statistics.median(t),
-             'times_s': t} for name, t in times.items()]
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROBE = os.path.join(ROOT, 'benchmarks', 'step_probe.py')
+WORKING_TREE = 'working tree'
+# Set in the measuring process's environment, before TensorFlow is imported.
+ISAS = {'native': {}, 'avx2': {'ONEDNN_MAX_CPU_ISA': 'AVX2', 'XLA_FLAGS': '--xla_cpu_max_isa=AVX2'}}
 
 
 # ---- where the time goes (--profile) -----------------------------------------------------------
@@ -181,12 +70,9 @@ def profile_generator(gan, batch, repeats):
 
 def profile_warp(gan, batch, repeats):
     """The AffineTransformLayer calls of the generator alone, forward and forward + backward, on
-    features of their real shapes: with the kernel warp the project replaced, with the gather warp run
-    op by op (both benchmarks/previous_layers.py) and as the project runs it (XLA); the largest
-    differences of their outputs and input gradients from the kernel's."""
+    features of their real shapes, with each interpolation of --warp_interpolation."""
     import tensorflow as tf
     import warp_layers
-    from benchmarks import previous_layers
     rows = []
     for layer in gan.generator.layers:
         if not isinstance(layer, warp_layers.AffineTransformLayer):
@@ -195,11 +81,9 @@ def profile_warp(gan, batch, repeats):
         features = tf.random.normal((batch['source_image'].shape[0],) + tuple(shape[1:]))
         extra = [batch['transforms'], batch['masks']]
         row = {'layer': layer.name, 'features': 'x'.join(str(v) for v in shape[1:])}
-        outputs = {}
-        config = layer.get_config()
-        for name, candidate in (('kernel', previous_layers.KernelAffineTransformLayer.from_config(config)),
-                                ('gather', previous_layers.UncompiledAffineTransformLayer.from_config(config)),
-                                ('xla', layer)):
+        for interpolation in warp_layers.WARP_INTERPOLATIONS:
+            candidate = layer.from_config(dict(layer.get_config(), interpolation=interpolation))
+
             @tf.function
             def forward(candidate=candidate):
                 return tf.reduce_sum(candidate([features] + extra))
@@ -208,17 +92,13 @@ def profile_warp(gan, batch, repeats):
             def backward(candidate=candidate):
                 with tf.GradientTape() as tape:
                     tape.watch(features)
-                    output = candidate([features] + extra)
-                    loss = tf.reduce_sum(tf.square(output))
-                return output, tape.gradient(loss, features)
+                    loss = tf.reduce_sum(tf.square(candidate([features] + extra)))
+                return tape.gradient(loss, features)
 
-            outputs[name] = backward()
-            row[name + '_forward_s'] = statistics.median(common.time_calls(lambda: forward().numpy(), repeats))
-            row[name + '_forward_backward_s'] = statistics.median(
-                common.time_calls(lambda: [v.numpy() for v in backward()], repeats))
-        for name in ('gather', 'xla'):
-            row[name + '_output_difference'] = float(tf.reduce_max(tf.abs(outputs['kernel'][0] - outputs[name][0])))
-            row[name + '_gradient_difference'] = float(tf.reduce_max(tf.abs(outputs['kernel'][1] - outputs[name][1])))
+            row[interpolation + '_forward_s'] = statistics.median(
+                common.time_calls(lambda: forward().numpy(), repeats))
+            row[interpolation + '_forward_backward_s'] = statistics.median(
+                common.time_calls(lambda: backward().numpy(), repeats))
         rows.append(row)
     return rows
 
@@ -260,13 +140,12 @@ def profile_convolutions(gan, batch_size, repeats):
 
 
 def profile_transposed(gan, batch_size, repeats):
-    """Every decoder up-sampling (transposed conv + 1-px crop) three ways, forward + backward (weight
-    and input gradients): TensorFlow's transposed convolution (Keras' Conv2DTranspose), the project's
-    GEMM (conv_layers.transposed_conv_4x4_s2, used up to GEMM_MAX_INPUT_PIXELS), depth_to_space."""
+    """Every decoder up-sampling (transposed conv + 1-px crop) two ways, forward + backward (weight
+    and input gradients): TensorFlow's transposed convolution (Keras' Conv2DTranspose) and the
+    project's GEMM (conv_layers.transposed_conv_4x4_s2, used up to GEMM_MAX_INPUT_PIXELS)."""
     import keras
     import tensorflow as tf
     import conv_layers
-    from benchmarks import previous_layers
     rows = []
     for layer in gan.generator.layers:
         if not isinstance(layer, keras.layers.Conv2DTranspose):
@@ -277,10 +156,10 @@ def profile_transposed(gan, batch_size, repeats):
         ways = {'keras': lambda x, k: tf.nn.conv2d_transpose(
                     x, k, (x.shape[0], 2 * x.shape[1] + 2, 2 * x.shape[2] + 2, k.shape[2]), 2,
                     padding='VALID')[:, 1:-1, 1:-1, :],
-                'gemm': lambda x, k: conv_layers.transposed_conv_4x4_s2(x, k)[:, 1:-1, 1:-1, :],
-                'depth_to_space': previous_layers.transposed_conv_depth_to_space}
+                'gemm': lambda x, k: conv_layers.transposed_conv_4x4_s2(x, k)[:, 1:-1, 1:-1, :]}
         row = {'layer': layer.name, 'input': 'x'.join(str(v) for v in layer.input.shape[1:]),
-               'gflop_fwd': flops / 1e9}
+               'gflop_fwd': flops / 1e9,
+               'project_uses': 'gemm' if x.shape[1] * x.shape[2] <= conv_layers.GEMM_MAX_INPUT_PIXELS else 'keras'}
         for name, way in ways.items():
             @tf.function
             def both(way=way):
@@ -306,14 +185,13 @@ VARIANTS = [('default', {}),
             ('grappler remapper off', {'BENCH_NO_REMAPPING': '1'})]
 
 
-def run_variants(steps, warmup):
+def run_variants(steps, warmup, warp_interpolation):
     rows = []
     for name, env in VARIANTS:
         with tempfile.TemporaryDirectory() as folder:
             out = os.path.join(folder, 'variant.json')
-            command = [sys.executable, os.path.abspath(__file__), '--warp_skips', 'mask', '--implementations', 'project',
-                       '--steps', str(steps),
-                       '--warmup', str(warmup), '--no_matmul', '--out', out]
+            command = [sys.executable, os.path.abspath(__file__), '--warp_skips', 'mask', '--steps', str(steps),
+                       '--warmup', str(warmup), '--no_matmul', '--out', out] + interpolation_flag(warp_interpolation)
             subprocess.run(command, env=dict(os.environ, **env), check=True, stdout=subprocess.DEVNULL)
             with open(out) as f:
                 result = json.load(f)['steps'][0]
@@ -322,28 +200,207 @@ def run_variants(steps, warmup):
     return rows
 
 
-def main(argv=None):
-    parser = common.parser('train_step', __doc__.split('\n\n')[0])
-    parser.add_argument('--warp_skips', default='mask,none', help='Comma-separated --warp_skip values to time.')
-    parser.add_argument('--implementations', default='before,project',
-                        help='Comma-separated layer implementations to time the steps with: '
-                             + ', '.join(IMPLEMENTATIONS) + ' (before: as the project first was; each next one '
-                             'adds a change: the gather warp, the GEMM transposed convolution, the one-pass '
-                             'instance norm, XLA for the warp; project: as it is). The none step has no warp: '
-                             'gather is skipped there.')
-    parser.add_argument('--batch_size', default=4, type=int, help='Pairs per step.')
-    parser.add_argument('--width_factor', default=1.0, type=float, help='Network width (1 = the paper).')
-    parser.add_argument('--steps', default=None, type=int, help='Timed steps (default 7, 3 with --quick).')
-    parser.add_argument('--warmup', default=2, type=int, help='Untimed steps first (tracing, caches).')
-    parser.add_argument('--profile', action='store_true', help='Also time the parts of the step.')
-    parser.add_argument('--variants', action='store_true', help='Also time the mask step under other settings.')
-    parser.add_argument('--no_matmul', action='store_true', help='Skip the matmul yardstick (variant runs).')
-    parser.add_argument('--interleave', action='store_true',
-                        help='Also time the mask step of every --implementations entry round-robin in one process.')
-    args = parser.parse_args(argv)
-    steps = args.steps or (3 if args.quick else 7)
-    warmup = 1 if args.quick else args.warmup
+# ---- measurements in fresh processes (--revision, --isa, --end_to_end) ---------------------------
 
+def interpolation_flag(warp_interpolation):
+    return ['--warp_interpolation', warp_interpolation] if warp_interpolation else []
+
+
+def isa_environment(isa):
+    """os.environ with the settings of ``isa`` (see ISAS); XLA_FLAGS keeps the flags already set."""
+    env = dict(os.environ)
+    for name, value in ISAS[isa].items():
+        env[name] = (env.get(name, '') + ' ' + value).strip() if name == 'XLA_FLAGS' else value
+    return env
+
+
+def onednn_isa(isa):
+    """What oneDNN reports under the settings of ``isa``: its ISA line and one convolution's
+    implementation (ONEDNN_VERBOSE=1, in a fresh process with the same environment as the step's)."""
+    env = dict(isa_environment(isa), ONEDNN_VERBOSE='1')
+    completed = subprocess.run([sys.executable, PROBE, '--onednn_check'], cwd=ROOT, env=env,
+                               capture_output=True, text=True)
+    if completed.returncode:
+        raise RuntimeError('the oneDNN check failed under --isa %s:\n%s' % (isa, completed.stderr[-3000:]))
+    return step_probe.parse_onednn(completed.stdout + completed.stderr)
+
+
+def run_probe(tree, isa, warp_skip, options, dataset='market'):
+    """benchmarks/step_probe.py in a fresh process run from ``tree``'s root (so it imports that
+    tree's code) under the settings of ``isa``; its JSON result."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = os.path.join(folder, 'probe.json')
+        command = [sys.executable, PROBE, '--warp_skip', warp_skip, '--dataset', dataset,
+                   '--batch_size', str(options.batch_size), '--width_factor', str(options.width_factor),
+                   '--steps', str(options.steps), '--warmup', str(options.warmup),
+                   '--matmul_repeats', str(options.matmul_repeats), '--out', out]
+        command += interpolation_flag(options.warp_interpolation)
+        completed = subprocess.run(command, cwd=tree, env=isa_environment(isa), stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True)
+        if completed.returncode:
+            raise RuntimeError('the step measurement failed in %s:\n%s' % (tree, completed.stderr[-3000:]))
+        with open(out) as f:
+            return json.load(f)
+
+
+def git(*arguments):
+    return subprocess.run(['git'] + list(arguments), cwd=ROOT, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+@contextlib.contextmanager
+def revision_tree(revision):
+    """(label, path) of ``revision`` checked out in a temporary detached worktree, removed on exit
+    (an exception, Ctrl-C or SIGTERM included)."""
+    commit = git('rev-parse', '--verify', revision + '^{commit}')
+    folder = tempfile.mkdtemp(prefix='train-step-revision-')
+    path = os.path.join(folder, 'tree')
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        git('worktree', 'add', '--detach', path, commit)
+        yield '%s (%s)' % (revision, commit[:9]), path
+    finally:
+        subprocess.run(['git', 'worktree', 'remove', '--force', path], cwd=ROOT,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(folder, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def step_row(label, isa, warp_skip, runs):
+    """One table row from the probe results of one (tree, isa, warp_skip): medians over the runs."""
+    step_s = statistics.median(run['step']['median_s'] for run in runs)
+    row = {'revision': label, 'isa': isa, 'warp_skip': warp_skip,
+           'interpolation': runs[0]['warp_interpolation'], 'runs': len(runs),
+           'step_s': step_s, 'step_min_s': min(run['step']['min_s'] for run in runs),
+           'pairs_per_s': runs[0]['batch_size'] / step_s,
+           'GFLOP/s': runs[0]['gflop_per_pair'] * runs[0]['batch_size'] / step_s,
+           'step_times_s': [run['step']['median_s'] for run in runs]}
+    matmul = [run['matmul_gflops'] for run in runs if 'matmul_gflops' in run]
+    if matmul:
+        row['matmul_GFLOP/s'] = statistics.median(matmul)
+        row['of_matmul'] = row['GFLOP/s'] / row['matmul_GFLOP/s']
+    return row
+
+
+def compare(options):
+    """--revision / --isa: every (tree, isa) measured in fresh processes, alternately, per warp_skip."""
+    isas = options.isa.split(',')
+    results = {'machine': common.machine(), 'load_before': common.load_average(),
+               'onednn': {isa: onednn_isa(isa) for isa in isas}}
+    with contextlib.ExitStack() as stack:
+        trees = [(WORKING_TREE, ROOT)]
+        if options.revision:
+            trees.insert(0, stack.enter_context(revision_tree(options.revision)))
+        runs = {}
+        for warp_skip in options.warp_skips.split(','):
+            for round_index in range(options.rounds):
+                order = trees if round_index % 2 == 0 else trees[::-1]   # ABBA: drift hits both alike
+                for label, tree in order:
+                    for isa in isas:
+                        result = run_probe(tree, isa, warp_skip, options)
+                        runs.setdefault((label, isa, warp_skip), []).append(result)
+                        print('round %d, %s, %s, %s: %.3f s per step (load %s)'
+                              % (round_index + 1, label, isa, warp_skip, result['step']['median_s'],
+                                 result['load_after']), flush=True)
+    results['load_after'] = common.load_average()
+    rows = [step_row(label, isa, warp_skip, runs[label, isa, warp_skip])
+            for warp_skip in options.warp_skips.split(',') for label, _ in trees for isa in isas]
+    same = {(row['revision'], row['isa'], row['warp_skip']): row['step_s'] for row in rows}
+    for row in rows:
+        row['onednn_convolution'] = results['onednn'][row['isa']]['onednn_convolution']
+        row['vs_working_tree'] = row['step_s'] / same[WORKING_TREE, row['isa'], row['warp_skip']]
+        row['vs_native'] = row['step_s'] / same[row['revision'], isas[0], row['warp_skip']]
+    results['rows'] = rows
+    print_machine(results)
+    for isa, found in results['onednn'].items():
+        print('--isa %s: oneDNN ISA "%s", convolution %s%s' % (
+            isa, found['onednn_isa'], found['onednn_convolution'],
+            ', XLA refused the ISA' if found['xla_isa_refused'] else ''))
+    columns = ['revision', 'isa', 'onednn_convolution', 'warp_skip', 'interpolation', 'step_s', 'pairs_per_s',
+               'GFLOP/s', 'matmul_GFLOP/s', 'of_matmul', 'vs_working_tree']
+    columns += ['vs_native'] if len(isas) > 1 else []
+    results['table'] = common.table(
+        rows, columns, 'Training step (D update + G update), batch %d, width %s, data in memory; medians of %d '
+        'fresh processes each (%d steps after %d warm-up); vs_*: ratio of seconds per step'
+        % (options.batch_size, options.width_factor, options.rounds, options.steps, options.warmup))
+    return results
+
+
+def read_epoch_seconds(log_dir):
+    """{epoch: seconds} of train.py's training_log.csv (gan/run_log.py)."""
+    with open(os.path.join(log_dir, 'training_log.csv'), newline='') as f:
+        return {int(row['epoch']): float(row['seconds']) for row in csv.DictReader(f)}
+
+
+def run_train(options, isa):
+    """python train.py on the synthetic dataset, two epochs of --batches_per_epoch steps, in a
+    fresh temporary folder; (seconds per step of the second epoch, wall seconds of the process)."""
+    with tempfile.TemporaryDirectory(prefix='train-step-end-to-end-') as folder:
+        log_dir = os.path.join(folder, 'logs')
+        command = [sys.executable, 'train.py', '--dataset', 'synthetic', '--data_root', options.data_root,
+                   '--warp_skip', 'mask', '--batch_size', str(options.batch_size),
+                   '--width_factor', str(options.width_factor), '--number_of_epochs', '2',
+                   '--batches_per_epoch', str(options.batches_per_epoch), '--checkpoint_ratio', '1000',
+                   '--display_ratio', '1000', '--use_validation', '0', '--distribute', 'none',
+                   '--output_dir', os.path.join(folder, 'output'), '--checkpoints_dir',
+                   os.path.join(folder, 'checkpoints'), '--log_dir', log_dir]
+        command += interpolation_flag(options.warp_interpolation)
+        started = time.perf_counter()
+        completed = subprocess.run(command, cwd=ROOT, env=isa_environment(isa), stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True)
+        wall = time.perf_counter() - started
+        if completed.returncode:
+            raise RuntimeError('train.py failed:\n%s' % completed.stderr[-3000:])
+        seconds = read_epoch_seconds(log_dir)
+    return seconds[1] / options.batches_per_epoch, seconds[0] / options.batches_per_epoch, wall
+
+
+def end_to_end(options):
+    """--end_to_end: train.py's steady-state seconds per step (its second epoch, from its log) and
+    the in-memory step of the same configuration, alternately, per --isa."""
+    subprocess.run([sys.executable, 'data/make_synthetic_dataset.py', '--data_root', options.data_root],
+                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    isas = options.isa.split(',')
+    results = {'machine': common.machine(), 'load_before': common.load_average(), 'runs': []}
+    for round_index in range(options.rounds):
+        for isa in isas:
+            train_step_s, first_epoch_step_s, wall = run_train(options, isa)
+            probe = run_probe(ROOT, isa, 'mask', options, dataset='synthetic')
+            results['runs'].append({'isa': isa, 'train_py_step_s': train_step_s,
+                                    'train_py_first_epoch_step_s': first_epoch_step_s, 'train_py_wall_s': wall,
+                                    'in_memory_step_s': probe['step']['median_s'], 'probe': probe})
+            print('round %d, %s: train.py %.3f s per step, in memory %.3f s (load %s)'
+                  % (round_index + 1, isa, train_step_s, probe['step']['median_s'], common.load_average()),
+                  flush=True)
+    results['load_after'] = common.load_average()
+    rows = []
+    for isa in isas:
+        runs = [run for run in results['runs'] if run['isa'] == isa]
+        train_s = statistics.median(run['train_py_step_s'] for run in runs)
+        memory_s = statistics.median(run['in_memory_step_s'] for run in runs)
+        rows.append({'isa': isa, 'interpolation': runs[0]['probe']['warp_interpolation'], 'runs': len(runs),
+                     'train_py_s_per_step': train_s, 'in_memory_s_per_step': memory_s,
+                     'ratio': train_s / memory_s, 'train_py_pairs_per_s': options.batch_size / train_s,
+                     'train_py_wall_s': statistics.median(run['train_py_wall_s'] for run in runs)})
+    results['rows'] = rows
+    print_machine(results)
+    results['table'] = common.table(
+        rows, ['isa', 'interpolation', 'train_py_s_per_step', 'in_memory_s_per_step', 'ratio',
+               'train_py_pairs_per_s', 'train_py_wall_s'],
+        'train.py on synthetic (128x64), mask, batch %d, width %s: second epoch of %d steps (from '
+        'training_log.csv) vs the in-memory step; medians of %d runs'
+        % (options.batch_size, options.width_factor, options.batches_per_epoch, options.rounds))
+    return results
+
+
+def print_machine(results):
+    print(common.machine_line(results['machine']))
+    print('load average before %s, after %s' % (results['load_before'], results['load_after']))
+
+
+# ---- the step in this process (default) --------------------------------------------------------
+
+def in_process(options):
     import tensorflow as tf
     if os.environ.get('BENCH_INTRA'):
         tf.config.threading.set_intra_op_parallelism_threads(int(os.environ['BENCH_INTRA']))
@@ -353,88 +410,130 @@ def main(argv=None):
         tf.config.optimizer.set_experimental_options({'remapping': False})
 
     results = {'machine': common.machine(), 'load_before': common.load_average(), 'steps': []}
-    if not args.no_matmul:
-        results['matmul_before'] = common.matmul_rate(repeats=3 if args.quick else 7)
-    rows = []
-    for warp_skip, implementation in [(w, i) for w in args.warp_skips.split(',')
-                                      for i in args.implementations.split(',') if w == 'mask' or i in ('before', 'project')]:
-        measured = measure_step(warp_skip, steps, warmup, args.batch_size, args.width_factor, implementation)
+    if not options.no_matmul:
+        results['matmul_before'] = common.matmul_rate(repeats=options.matmul_repeats)
+    for warp_skip in options.warp_skips.split(','):
+        measured = step_probe.measure_step(warp_skip, options.steps, options.warmup, options.batch_size,
+                                           options.width_factor, warp_interpolation=options.warp_interpolation)
         gan, batches = measured.pop('gan'), measured.pop('batches')
-        if args.profile and warp_skip == 'mask' and implementation == 'project':
-            repeats = 2 if args.quick else 5
+        if options.profile and warp_skip == 'mask':
+            repeats = 2 if options.quick else 5
             measured['profile'] = profile_generator(gan, batches[2], repeats)
             measured['warp_layers'] = profile_warp(gan, batches[2], repeats)
-            measured['convolutions'] = profile_convolutions(gan, args.batch_size, repeats)
-            measured['transposed_layers'] = profile_transposed(gan, args.batch_size, repeats)
+            measured['convolutions'] = profile_convolutions(gan, options.batch_size, repeats)
+            measured['transposed_layers'] = profile_transposed(gan, options.batch_size, repeats)
         results['steps'].append(measured)
         del gan, batches
-    if not args.no_matmul:
-        results['matmul_after'] = common.matmul_rate(repeats=3 if args.quick else 7)
-        rate = (results['matmul_before']['gflops_median'] + results['matmul_after']['gflops_median']) / 2
-        results['matmul_gflops'] = rate
+    if not options.no_matmul:
+        results['matmul_after'] = common.matmul_rate(repeats=options.matmul_repeats)
+        results['matmul_gflops'] = (results['matmul_before']['gflops_median']
+                                    + results['matmul_after']['gflops_median']) / 2
     results['load_after'] = common.load_average()
 
-    for measured in results['steps']:
-        rows.append({'warp_skip': measured['warp_skip'], 'layers': measured['implementation'],
-                     'batch': measured['batch_size'],
-                     'width': measured['width_factor'], 'step_median_s': measured['step']['median_s'],
-                     'step_min_s': measured['step']['min_s'], 'pairs_per_s': measured['pairs_per_s'],
-                     'GFLOP_per_pair': measured['gflop_per_pair'], 'GFLOP/s': measured['gflops_achieved'],
-                     'of_matmul': measured['gflops_achieved'] / results['matmul_gflops']
-                     if 'matmul_gflops' in results else ''})
-    print(common.machine_line(results['machine']))
+    rows = [{'warp_skip': m['warp_skip'], 'interpolation': m['warp_interpolation'], 'batch': m['batch_size'],
+             'width': m['width_factor'], 'step_median_s': m['step']['median_s'], 'step_min_s': m['step']['min_s'],
+             'pairs_per_s': m['pairs_per_s'], 'GFLOP_per_pair': m['gflop_per_pair'], 'GFLOP/s': m['gflops_achieved'],
+             'of_matmul': m['gflops_achieved'] / results['matmul_gflops'] if 'matmul_gflops' in results else ''}
+            for m in results['steps']]
+    print_machine(results)
     if 'matmul_gflops' in results:
         print('matmul 2048x2048 float32: %.0f GFLOP/s before, %.0f after the steps'
               % (results['matmul_before']['gflops_median'], results['matmul_after']['gflops_median']))
-    print('load average before %s, after %s' % (results['load_before'], results['load_after']))
-    results['table'] = common.table(rows, ['warp_skip', 'layers', 'batch', 'width', 'step_median_s', 'step_min_s',
-                                           'pairs_per_s', 'GFLOP_per_pair', 'GFLOP/s', 'of_matmul'],
+    results['table'] = common.table(rows, ['warp_skip', 'interpolation', 'batch', 'width', 'step_median_s',
+                                           'step_min_s', 'pairs_per_s', 'GFLOP_per_pair', 'GFLOP/s', 'of_matmul'],
                                     'Training step (D update + G update), data in memory')
     for measured in results['steps']:
         f = measured['flops']
-        print('%s (%s layers): per pair G forward %.2f GFLOP (transposed %.2f), D forward %.3f GFLOP, D update %.1f, '
+        print('%s: per pair G forward %.2f GFLOP (transposed %.2f), D forward %.3f GFLOP, D update %.1f, '
               'G update %.1f, step %.1f GFLOP' % (
-                  measured['warp_skip'], measured['implementation'], f['generator_forward'] / 1e9, f['generator_forward_transposed'] / 1e9,
+                  measured['warp_skip'], f['generator_forward'] / 1e9, f['generator_forward_transposed'] / 1e9,
                   f['discriminator_forward'] / 1e9, f['discriminator_update'] / 1e9,
                   f['generator_update'] / 1e9, f['step'] / 1e9))
         if 'profile' in measured:
-            p = measured['profile']
-            print('generator alone: forward %.3f s, forward+backward %.3f s (batch %d)'
-                  % (p['generator_forward_s'], p['generator_forward_backward_s'], measured['batch_size']))
-            results['warp_table'] = common.table(measured['warp_layers'],
-                                                 ['layer', 'features', 'kernel_forward_s', 'kernel_forward_backward_s',
-                                                  'gather_forward_s', 'gather_forward_backward_s',
-                                                  'xla_forward_s', 'xla_forward_backward_s', 'gather_output_difference',
-                                                  'xla_output_difference', 'xla_gradient_difference'],
-                                                 'Warp layers alone (batch %d)' % measured['batch_size'])
-            results['conv_table'] = common.table(measured['convolutions'],
-                                                 ['layer', 'kind', 'input', 'gflop_fwd', 'fwd_ms', 'fwd_gflops',
-                                                  'fwd_bwd_ms', 'fwd_bwd_gflops'],
-                                                 'Generator convolutions alone (batch %d)' % measured['batch_size'])
-            conv_total = sum(r['fwd_bwd_ms'] for r in measured['convolutions']) / 1e3
-            warp_total = sum(r['xla_forward_backward_s'] for r in measured['warp_layers'])
-            print('sum of the convolutions alone (fwd+bwd): %.3f s; warp layers alone (fwd+bwd): %.3f s'
-                  % (conv_total, warp_total))
-            results['transposed_table'] = common.table(
-                measured['transposed_layers'], ['layer', 'input', 'gflop_fwd', 'keras_ms', 'keras_gflops', 'gemm_ms',
-                                         'gemm_gflops', 'depth_to_space_ms', 'depth_to_space_gflops'],
-                'Decoder up-sampling (transposed conv + crop), forward + backward, three ways (batch %d)'
-                % measured['batch_size'])
-    if args.interleave:
-        results['interleaved'] = measure_interleaved(args.implementations.split(','), steps, warmup, args.batch_size,
-                                                     args.width_factor)
-        for row in results['interleaved']:
-            if 'matmul_gflops' in results:
-                row['of_matmul'] = row['GFLOP/s'] / results['matmul_gflops']
-        results['interleaved_table'] = common.table(
-            results['interleaved'], ['layers', 'step_median_s', 'step_min_s', 'pairs_per_s', 'GFLOP/s', 'of_matmul'],
-            'Market mask step, implementations timed round-robin in one process (batch %d)' % args.batch_size)
-    if args.variants:
-        results['variants'] = run_variants(steps, warmup)
+            print_profile(results, measured)
+    if options.variants:
+        results['variants'] = run_variants(options.steps, options.warmup, options.warp_interpolation)
         results['variants_table'] = common.table(results['variants'],
                                                  ['setting', 'step_median_s', 'pairs_per_s', 'gflops_achieved'],
                                                  'Market mask step under other settings (fresh processes)')
-    common.write_json(args.out, results)
+    return results
+
+
+def print_profile(results, measured):
+    p = measured['profile']
+    print('generator alone: forward %.3f s, forward+backward %.3f s (batch %d)'
+          % (p['generator_forward_s'], p['generator_forward_backward_s'], measured['batch_size']))
+    results['warp_table'] = common.table(
+        measured['warp_layers'], ['layer', 'features', 'nearest_forward_s', 'nearest_forward_backward_s',
+                                  'bilinear_forward_s', 'bilinear_forward_backward_s'],
+        'Warp layers alone, each interpolation (batch %d)' % measured['batch_size'])
+    results['conv_table'] = common.table(
+        measured['convolutions'], ['layer', 'kind', 'input', 'gflop_fwd', 'fwd_ms', 'fwd_gflops', 'fwd_bwd_ms',
+                                   'fwd_bwd_gflops'],
+        'Generator convolutions alone (batch %d)' % measured['batch_size'])
+    conv_total = sum(r['fwd_bwd_ms'] for r in measured['convolutions']) / 1e3
+    used = measured['warp_interpolation'] if measured['warp_interpolation'] != step_probe.NO_FLAG else 'nearest'
+    warp_total = sum(r[used + '_forward_backward_s'] for r in measured['warp_layers'])
+    print('sum of the convolutions alone (fwd+bwd): %.3f s; warp layers alone (fwd+bwd, %s): %.3f s'
+          % (conv_total, used, warp_total))
+    results['transposed_table'] = common.table(
+        measured['transposed_layers'], ['layer', 'input', 'gflop_fwd', 'project_uses', 'keras_ms', 'keras_gflops',
+                                        'gemm_ms', 'gemm_gflops'],
+        'Decoder up-sampling (transposed conv + crop), forward + backward, two ways (batch %d)'
+        % measured['batch_size'])
+
+
+def main(argv=None):
+    parser = common.parser('train_step', __doc__.split('\n\n')[0])
+    common.add_data_root(parser)
+    parser.add_argument('--warp_skips', default='mask,none', help='Comma-separated --warp_skip values to time.')
+    parser.add_argument('--warp_interpolation', default=None, choices=['nearest', 'bilinear'],
+                        help="train.py's --warp_interpolation for every measurement (default: the tree's "
+                             "default; a revision without the flag is refused).")
+    parser.add_argument('--batch_size', default=4, type=int, help='Pairs per step.')
+    parser.add_argument('--width_factor', default=1.0, type=float, help='Network width (1 = the paper).')
+    parser.add_argument('--steps', default=None, type=int, help='Timed steps per measurement (default 7, 2 with '
+                                                                '--quick; 5 per process with --revision/--isa).')
+    parser.add_argument('--warmup', default=None, type=int, help='Untimed steps first (tracing, caches; default 2, '
+                                                                 '1 with --quick).')
+    parser.add_argument('--profile', action='store_true', help='Also time the parts of the step.')
+    parser.add_argument('--variants', action='store_true', help='Also time the mask step under other settings.')
+    parser.add_argument('--no_matmul', action='store_true', help='Skip the matmul yardstick (variant runs).')
+    parser.add_argument('--revision', default=None,
+                        help='Also time the step of this git revision (a temporary worktree), alternately with '
+                             'this tree, in fresh processes.')
+    parser.add_argument('--isa', default='native',
+                        help='Comma-separated instruction sets to time the step under, in fresh processes: '
+                             + ', '.join(ISAS) + ' (native: what oneDNN and XLA pick on this CPU).')
+    parser.add_argument('--end_to_end', action='store_true',
+                        help='Time python train.py on the synthetic dataset (128x64, mask) against its in-memory '
+                             'step instead.')
+    parser.add_argument('--batches_per_epoch', default=None, type=int,
+                        help='--end_to_end: steps per train.py epoch (default 20, 3 with --quick).')
+    parser.add_argument('--rounds', default=None, type=int,
+                        help='--revision / --isa / --end_to_end: fresh processes per measurement, alternated '
+                             '(default 3, 1 with --quick).')
+    options = parser.parse_args(argv)
+    for isa in options.isa.split(','):
+        if isa not in ISAS:
+            parser.error('--isa %s: choose from %s' % (isa, ', '.join(ISAS)))
+    fresh_processes = options.revision or options.isa != 'native' or options.end_to_end
+    options.steps = options.steps or (2 if options.quick else 5 if fresh_processes else 7)
+    options.warmup = options.warmup if options.warmup is not None else (1 if options.quick else 2)
+    options.rounds = options.rounds or (1 if options.quick else 3)
+    options.batches_per_epoch = options.batches_per_epoch or (3 if options.quick else 20)
+    options.matmul_repeats = 3 if options.quick else 7
+    if options.no_matmul:
+        options.matmul_repeats = 0
+    if options.out == parser.get_default('out') and fresh_processes:   # one result file per kind of run
+        options.out = options.out.replace('.json', '_end_to_end.json' if options.end_to_end else '_compare.json')
+    if options.end_to_end:
+        results = end_to_end(options)
+    elif fresh_processes:
+        results = compare(options)
+    else:
+        results = in_process(options)
+    common.write_json(options.out, results)
     return results
 
 
