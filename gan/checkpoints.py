@@ -196,6 +196,13 @@ def prepare_run_folders(args, chief=True):
         raise RunError('a run is already there, in %s (%s%s): continue it with --resume, start it over with '
                        '--overwrite (deletes its files), or choose another --checkpoints_dir, --output_dir and '
                        '--log_dir' % (folders, ', '.join(names[:3]), ', ...' if len(names) > 3 else ''))
+    starting_points = {os.path.abspath(path) for path in (args.generator_checkpoint, args.discriminator_checkpoint)
+                       if path}
+    read = [path for path in found if os.path.abspath(path) in starting_points]
+    if read:
+        raise RunError('%s is to be read (--generator_checkpoint / --discriminator_checkpoint) but belongs to the '
+                       'run that --overwrite deletes: copy it elsewhere first, or choose another --checkpoints_dir'
+                       % read[0])
     if chief:
         for path in found:
             _remove(path)

@@ -174,6 +174,16 @@ def test_what_a_failed_start_left_is_replaced_without_asking(tmp_path):
     assert not os.path.exists(os.path.join(args.checkpoints_dir, 'options.json'))
 
 
+def test_overwrite_never_deletes_the_weights_the_run_starts_from(tmp_path):
+    args = training_args_like(tmp_path, overwrite=True, start_epoch=30)
+    os.makedirs(args.checkpoints_dir)
+    args.generator_checkpoint = os.path.join(args.checkpoints_dir, 'epoch_029_generator.weights.h5')
+    open(args.generator_checkpoint, 'wb').close()
+    with pytest.raises(checkpoints.RunError, match='epoch_029_generator.weights.h5 is to be read'):
+        checkpoints.prepare_run_folders(args)
+    assert os.path.exists(args.generator_checkpoint)
+
+
 def training_args_like(out, **changes):
     """Flags without a dataset check: for the folder logic alone."""
     import cmd
