@@ -1,4 +1,4 @@
-"""Evaluation speed (issue #7, item 4): seconds per 1000 test pairs of test.py (generation at full
+"""Evaluation speed: seconds per 1000 test pairs of test.py (generation at full
 width plus every score: IS, masked IS, FID, SSIM, masked SSIM, L1, masked L1) on this machine.
 
 test.py runs as a subprocess on N test pairs of the built-in 128x64 synthetic dataset with a randomly

@@ -1,4 +1,4 @@
-"""Quality (issue #8): do the deformable skip connections beat a plain U-Net when the pose changes?
+"""Quality: do the deformable skip connections beat a plain U-Net when the pose changes?
 
 Trains the paper's configurations on the built-in synthetic dataset with one budget (same steps,
 batch, seeds, --width_factor, 128x64), scores each checkpoint with test.py on fixed held-out test
@@ -13,7 +13,7 @@ table (mean +- sample standard deviation over the seeds) and draws one sheet of 
 
 It drives the real command lines (``python data/make_synthetic_dataset.py``, ``create_pairs_dataset.py``,
 ``train.py``, ``test.py``) in subprocesses, in --work_dir (default benchmarks/results/quality,
-git-ignored). Configurations (SPEC section 6, "Paper flags"):
+git-ignored). Configurations (the paper's, as in README.md):
   baseline  --warp_skip none --l1_penalty_weight 100
   dsc       --warp_skip mask --l1_penalty_weight 100
   full      --warp_skip mask --l1_penalty_weight 0.01 --nn_loss_area_size 3 --content_loss_layer block1_conv2
@@ -258,7 +258,7 @@ def table_rows(per_seed, references, seeds):
 
 
 def checks(per_seed, references):
-    """The issue's criteria on mask-SSIM, seed by seed: each trained configuration beats both
+    """The criteria on mask-SSIM, seed by seed: each trained configuration beats both
     references on its worst seed; dsc beats baseline on every seed (paired by seed) and on the mean by
     more than twice the spread of the paired differences."""
     results = []
