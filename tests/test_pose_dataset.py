@@ -17,14 +17,17 @@ def _dataset(root, tmp_path, *flags, **kwargs):
     return PoseHMDataset.from_args(training_args(root, tmp_path, *flags), **kwargs)
 
 
-def test_heatmaps_tf_matches_the_gaussian_formula():
+@pytest.mark.parametrize('pose_map', ['stepped', 'smooth'])
+def test_heatmaps_tf_match_the_formula(pose_map):
+    """stepped: Python 2's integer division floors -d2 / 72; smooth: the Gaussian itself."""
     kp = np.array([[5, 3], [-1, -1], [0, 7]] + [[-1, -1]] * 15, dtype=np.int32)
-    got = heatmaps_tf(kp, (12, 9)).numpy()
+    got = heatmaps_tf(kp, (12, 9), pose_map=pose_map).numpy()
     want = np.zeros((12, 9, 18))
     for c in (0, 2):
         for y in range(12):
             for x in range(9):
-                want[y, x, c] = np.exp(-((y - kp[c, 0]) ** 2 + (x - kp[c, 1]) ** 2) / (2 * 6.0 ** 2))
+                d2 = (y - int(kp[c, 0])) ** 2 + (x - int(kp[c, 1])) ** 2
+                want[y, x, c] = np.exp(-d2 // 72 if pose_map == 'stepped' else -d2 / 72)
     np.testing.assert_allclose(got, want, atol=1e-6)
     assert got.dtype == np.float32 and np.all(got[..., 1] == 0)
 
