@@ -107,12 +107,13 @@ def main(argv=None):
     import conv_layers
     import weight_files
     try:
+        # The checkpoint first: a wrong or damaged one stops the run before anything is written.
+        generator = conv_layers.make_generator(**conv_layers.network_options(args))
+        weight_files.load_weights(generator, args.generator_checkpoint)
         annotations = pose_utils.load_annotations(args.annotations_file_train, args.image_size)
         pairs = make_reid_pairs(usable_names(annotations), args.pairs_for_each, args.seed)
         pose_utils.save_pairs(pairs_file, pairs)
         print('Number of pairs: %d (written to %s)' % (len(pairs), pairs_file))
-        generator = conv_layers.make_generator(**conv_layers.network_options(args))
-        weight_files.load_weights(generator, args.generator_checkpoint)
         generate_reid_images(generator, pairs, annotations, args, args.generated_images_dir)
         if args.store_train_images:
             for name in sorted(os.listdir(args.images_dir_train)):
