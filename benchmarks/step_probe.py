@@ -61,7 +61,8 @@ def training_args(warp_skip, batch_size=4, width_factor=1.0, dataset='market', w
              '--width_factor', str(width_factor), '--distribute', 'none']
     if warp_interpolation is not None:
         if '--warp_interpolation' not in parser._option_string_actions:
-            raise SystemExit('this tree has no --warp_interpolation flag')
+            raise SystemExit('%s has no --warp_interpolation flag: leave the flag out to time each tree '
+                             'with its own default' % os.getcwd())
         flags += ['--warp_interpolation', warp_interpolation]
     return cmd.add_dataset_paths(parser.parse_args(flags))
 
