@@ -90,13 +90,6 @@ def add_dataset_paths(args):
     return args
 
 
-def ensure_synthetic_dataset(args):
-    """Builds the built-in dataset on first use, so that every script works on it unchanged."""
-    if args.dataset in SYNTHETIC_DATASETS:
-        from data.make_synthetic_dataset import ensure_synthetic_dataset as make
-        make(data_root=args.data_root, dataset=args.dataset)
-
-
 def train_parser(description='Deformable GAN: training and testing (train.py, test.py, demo.py).'):
     parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -228,12 +221,15 @@ def check_dataset_files(args, parser, needed=('images', 'annotations', 'pairs'))
                          % (args.batch_size, args.pairs_file_train, train_pairs))
 
 
-def parse_args(argv=None, needed=('images', 'annotations', 'pairs')):
-    """The flags of train.py and test.py, validated, with the dataset paths added."""
+def parse_args(argv=None, needed=('images', 'annotations', 'pairs'), prepare_dataset=None):
+    """The flags of train.py, validated, with the dataset paths added and the dataset's files checked.
+    ``prepare_dataset(args)`` runs before the check: the scripts pass
+    data.make_synthetic_dataset.ensure_dataset, which makes a built-in dataset on first use."""
     parser = train_parser()
     args = add_dataset_paths(parser.parse_args(argv))
     validate_training_args(args, parser)
-    ensure_synthetic_dataset(args)
+    if prepare_dataset is not None:
+        prepare_dataset(args)
     check_dataset_files(args, parser, needed)
     return args
 

@@ -22,6 +22,7 @@ from PIL import Image
 from tqdm import tqdm
 
 import pose_utils
+from data.make_synthetic_dataset import ensure_dataset
 from gan.fid import fid_from_features
 from gan.inception_score import inception_score, load_inception, missing_inception_message
 from gan.metrics import apply_masks, l1, ssim
@@ -322,7 +323,7 @@ def parse_args(argv=None):
         parser.error('--generator_checkpoint is required (unless --load_generated_images 1)')
     if args.load_generated_images and not os.path.isdir(args.generated_images_dir):
         parser.error('--generated_images_dir %s does not exist (nothing to load)' % args.generated_images_dir)
-    cmd.ensure_synthetic_dataset(args)
+    ensure_dataset(args)
     needed = ('annotations', 'pairs') if args.load_generated_images else ('images', 'annotations', 'pairs')
     cmd.check_dataset_files(args, parser, needed)
     return args

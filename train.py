@@ -18,7 +18,8 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
 
 def main(argv=None):
-    args = cmd.parse_args(argv)
+    from data.make_synthetic_dataset import ensure_dataset
+    args = cmd.parse_args(argv, prepare_dataset=ensure_dataset)
     print(cmd.format_options(args), flush=True)
     from gan.checkpoints import RunError
     from gan.trainer import train

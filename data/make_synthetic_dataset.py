@@ -133,6 +133,13 @@ def ensure_synthetic_dataset(data_root='data', dataset='synthetic', train_identi
     return True
 
 
+def ensure_dataset(args):
+    """Makes the built-in dataset the flags name (--dataset, --data_root) on first use, with the
+    defaults, so that every script works on it unchanged; any other dataset is left alone."""
+    if args.dataset in cmd.SYNTHETIC_DATASETS:
+        ensure_synthetic_dataset(data_root=args.data_root, dataset=args.dataset)
+
+
 def main(argv=None):
     args = cmd.synthetic_parser().parse_args(argv)
     start = time.time()

@@ -23,6 +23,7 @@ from tqdm import tqdm  # noqa: E402
 
 import pose_utils  # noqa: E402
 from create_pairs_dataset import person_id, usable_names  # noqa: E402
+from data.make_synthetic_dataset import ensure_dataset  # noqa: E402
 
 TRAIN_LIST_PREFIX = 'dataset/bounding_box_train/'
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
@@ -101,7 +102,7 @@ def main(argv=None):
     cmd.validate_training_args(args, parser)
     if args.generator_checkpoint is None:
         parser.error('--generator_checkpoint is required')
-    cmd.ensure_synthetic_dataset(args)
+    ensure_dataset(args)
     pairs_file = args.reid_pairs_file or os.path.join(args.data_root, args.dataset + '-re-id-pairs.csv')
     train_list = args.reid_train_list or os.path.join(args.generated_images_dir, 'train.txt')
     import conv_layers

@@ -242,8 +242,8 @@ def test_command_line_end_to_end(tmp_path):
 def test_cmd_builds_it_on_first_use(tmp_path):
     args = cmd.synthetic_parser().parse_args(['--data_root', str(tmp_path)])
     assert args.dataset == 'synthetic' and args.train_identities == 200
-    # cmd.ensure_synthetic_dataset builds with the defaults; a complete small build makes it a no-op.
+    # ensure_dataset builds with the defaults; a complete small build makes it a no-op.
     make.ensure_synthetic_dataset(str(tmp_path), 'synthetic', **SMALL)
     before = _relative_files(str(tmp_path))
-    cmd.ensure_synthetic_dataset(args)
+    make.ensure_dataset(args)
     assert _relative_files(str(tmp_path)) == before
