@@ -90,6 +90,16 @@ def add_dataset_paths(args):
     return args
 
 
+# The flags that define a training run: its saved weights, optimiser states and data order only fit
+# these values, so --resume must be given the saved ones. Every other flag (number_of_epochs, the
+# ratios, folders, devices, validation) may change when a run is continued.
+RUN_FLAGS = ('dataset', 'warp_skip', 'warp_agg', 'disc_type', 'use_input_pose', 'use_bg', 'pose_rep_type',
+             'width_factor', 'warp_interpolation', 'pose_map', 'mixed_precision', 'batch_size',
+             'training_ratio', 'batches_per_epoch', 'seed', 'start_epoch', 'l1_penalty_weight',
+             'gan_penalty_weight', 'tv_penalty_weight', 'lstruct_penalty_weight', 'content_loss_layer',
+             'nn_loss_area_size', 'skip_invalid_pairs')
+
+
 def train_parser(description='Deformable GAN: training and testing (train.py, test.py, demo.py).'):
     parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)

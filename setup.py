@@ -20,6 +20,7 @@ setup(
         'tqdm>=4.66',
         'h5py>=3.10',
         'matplotlib>=3.8',
+        'tensorboard>=2.16',  # tf.summary's scalars and images, and the viewer of the run logs
         'opencv-python-headless>=4.8,<5',  # OpenCV 5 dropped the Caffe importer the SSD score needs
     ],
     extras_require={'test': ['pytest>=8']},

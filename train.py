@@ -22,7 +22,7 @@ def main(argv=None):
     args = cmd.parse_args(argv, prepare_dataset=ensure_dataset)
     print(cmd.format_options(args), flush=True)
     from gan.checkpoints import RunError
-    from gan.trainer import train
+    from pose_training import train
     try:
         train(args)
     except (RunError, FileNotFoundError, ValueError) as error:

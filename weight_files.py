@@ -8,23 +8,10 @@ import re
 
 import h5py
 
-KERAS3_SUFFIX = '.weights.h5'
+# The project's own files are plain Keras 3 weight files, written by the trainer's checkpoint code.
+from gan.checkpoints import KERAS3_SUFFIX, save_weights  # noqa: F401  (save_weights: part of this API)
+
 LAYER_NAME = re.compile(r'^(?P<kind>[a-z][a-z0-9_]*?)_(?P<index>\d+)$')
-
-
-def save_weights(model, path):
-    """Write the model's weights to ``path`` (Keras 3 ``.weights.h5``), atomically: Keras insists on
-    the suffix, so the temporary file is ``<name>.tmp.weights.h5`` in the same folder, then renamed."""
-    path = os.fspath(path)
-    if not path.endswith(KERAS3_SUFFIX):
-        raise ValueError(f'{path}: weight files must end with {KERAS3_SUFFIX}')
-    tmp_path = path[:-len(KERAS3_SUFFIX)] + '.tmp' + KERAS3_SUFFIX
-    try:
-        model.save_weights(tmp_path)
-        os.replace(tmp_path, path)
-    finally:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
 
 
 def load_weights(model, path):

@@ -179,12 +179,13 @@ def train_and_test(args, config, seed):
     started = time.time()
     run_script(['train.py'] + common_flags + [
         '--seed', str(seed), '--batches_per_epoch', str(args.steps), '--number_of_epochs', '1',
-        '--checkpoint_ratio', '1', '--use_validation', '0', '--output_dir', run_dir,
+        '--checkpoint_ratio', '1000', '--use_validation', '0', '--overwrite', '--output_dir', run_dir,
         '--checkpoints_dir', run_dir, '--log_dir', os.path.join(run_dir, 'logs')],
         os.path.join(run_dir, 'train.log'))
     trained = time.time()
     run_script(['test.py'] + common_flags + test_flags(args) + [
-        '--generator_checkpoint', os.path.join(run_dir, 'epoch_000_generator.weights.h5'),
+        # the final weights: after the one epoch (epoch_000 would hold the weights before it)
+        '--generator_checkpoint', os.path.join(run_dir, 'epoch_001_generator.weights.h5'),
         '--generated_images_dir', os.path.join(run_dir, 'generated')], os.path.join(run_dir, 'test.log'))
     with open(scores_path) as f:
         return json.load(f)['scores'], trained - started, time.time() - trained

@@ -7,7 +7,8 @@ in-process, and in fresh processes to compare the working tree with a git revisi
 
 Run from a tree's root, it imports THAT tree's code (the current directory goes first on sys.path),
 and only APIs every revision since the first training code has: ``cmd.train_parser``,
-``cmd.add_dataset_paths``, ``gan.trainer.make_gan(args)``, the PoseGAN's
+``cmd.add_dataset_paths``, ``make_gan(args)`` (pose_training.py, or gan/trainer.py in older
+revisions), the PoseGAN's
 ``discriminator_train_step(real, fake)`` / ``generator_train_step(batch)`` (what gan/trainer.py
 runs for one step) and ``pose_dataset.make_pair_inputs``. The timing, FLOP counting and matmul
 yardstick come from the ``common.py`` beside this file, so both trees are measured by the same code.
@@ -87,7 +88,10 @@ def make_step(args):
     """(gan, step) where step(real, fake, batch) runs one D update and one G update as gan/trainer.py
     does (tf.function of each, losses read back as floats) and so waits for them."""
     import tensorflow as tf
-    from gan.trainer import make_gan
+    try:
+        from pose_training import make_gan
+    except ImportError:   # revisions where the pose wiring lived in gan/trainer.py
+        from gan.trainer import make_gan
     gan = make_gan(args)
     d_step = tf.function(gan.discriminator_train_step)
     g_step = tf.function(gan.generator_train_step)

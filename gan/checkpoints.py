@@ -2,8 +2,8 @@
 
 Two kinds, both in --checkpoints_dir:
 - ``epoch_XXX_generator.weights.h5`` / ``_discriminator.weights.h5``: the networks' weights only
-  (weight_files.save_weights, Keras 3 format, atomic), every --checkpoint_ratio epochs; what test.py,
-  demo.py and --generator_checkpoint read.
+  (``save_weights``, Keras 3 format, atomic), every --checkpoint_ratio epochs; what test.py, demo.py
+  and --generator_checkpoint read.
 - the resume checkpoint: ``resume_epoch_XXX/state.*`` (a tf.train.Checkpoint of every variable of both
   networks, dropout seed states included, both optimisers' slots and step counters) and the pointer
   ``resume.json`` (the epoch to train next, the seed, the folder). Written after every epoch: the
@@ -13,7 +13,7 @@ Two kinds, both in --checkpoints_dir:
 
 A folder holds one run only: a new run refuses to start over an existing one (``--resume`` continues
 it, ``--overwrite`` removes its files first), and ``--resume`` refuses flags that define another run
-(``RUN_FLAGS``). A write that fails (a full disk) stops the run with one line naming the file; the
+(the caller names them: cmd.RUN_FLAGS for train.py). A write that fails (a full disk) stops the run with one line naming the file; the
 last complete checkpoint stays loadable and no temporary file is left behind.
 """
 import contextlib
@@ -28,15 +28,6 @@ import tensorflow as tf
 POINTER = 'resume.json'
 STATE_PREFIX = 'resume_epoch_'
 OPTIONS = 'options.json'
-
-# The flags that define a run: the saved weights, optimiser states and data order only fit these
-# values, so --resume must be given the saved ones. Every other flag (number_of_epochs, the ratios,
-# folders, devices, validation) may change when a run is continued.
-RUN_FLAGS = ('dataset', 'warp_skip', 'warp_agg', 'disc_type', 'use_input_pose', 'use_bg', 'pose_rep_type',
-             'width_factor', 'warp_interpolation', 'pose_map', 'mixed_precision', 'batch_size',
-             'training_ratio', 'batches_per_epoch', 'seed', 'start_epoch', 'l1_penalty_weight',
-             'gan_penalty_weight', 'tv_penalty_weight', 'lstruct_penalty_weight', 'content_loss_layer',
-             'nn_loss_area_size', 'skip_invalid_pairs')
 
 # The files a run writes, per folder flag (names relative to that folder; ``.tmp`` while written).
 RUN_FILES = {
@@ -138,6 +129,24 @@ def restore_resume_state(checkpoint, checkpoints_dir):
     return pointer
 
 
+KERAS3_SUFFIX = '.weights.h5'
+
+
+def save_weights(model, path):
+    """Write the model's weights to ``path`` (Keras 3 ``.weights.h5``), atomically: Keras insists on
+    the suffix, so the temporary file is ``<name>.tmp.weights.h5`` in the same folder, then renamed."""
+    path = os.fspath(path)
+    if not path.endswith(KERAS3_SUFFIX):
+        raise ValueError(f'{path}: weight files must end with {KERAS3_SUFFIX}')
+    tmp_path = path[:-len(KERAS3_SUFFIX)] + '.tmp' + KERAS3_SUFFIX
+    try:
+        model.save_weights(tmp_path)
+        os.replace(tmp_path, path)
+    finally:
+        if os.path.exists(tmp_path):
+            os.remove(tmp_path)
+
+
 def weight_file_names(checkpoints_dir, epoch):
     stem = os.path.join(checkpoints_dir, 'epoch_%03d' % epoch)
     return stem + '_generator.weights.h5', stem + '_discriminator.weights.h5'
@@ -145,9 +154,10 @@ def weight_file_names(checkpoints_dir, epoch):
 
 # ---- one run per folder ----------------------------------------------------------------------
 
-def run_flags(args):
-    """{flag: value} of RUN_FLAGS, as saved in resume.json (JSON values, so that they compare)."""
-    return json.loads(json.dumps({name: getattr(args, name) for name in RUN_FLAGS}))
+def run_flags(args, names):
+    """{flag: value} of the flags ``names`` that define the run, as saved in resume.json (JSON values,
+    so that they compare)."""
+    return json.loads(json.dumps({name: getattr(args, name) for name in names}))
 
 
 def existing_run_files(args):
@@ -162,16 +172,16 @@ def existing_run_files(args):
 
 def _resume_differences(saved, given):
     return ['--%s saved %s, given %s' % (name, saved[name], given[name])
-            for name in RUN_FLAGS if name in saved and saved[name] != given[name]]
+            for name in given if name in saved and saved[name] != given[name]]
 
 
-def check_resume(args):
+def check_resume(args, run_flag_names):
     """--resume: the pointer of --checkpoints_dir, once the flags are known to continue that run."""
     pointer = read_pointer(args.checkpoints_dir)
     if pointer is None:
         raise RunError('--resume: no %s in %s, so there is no run to continue; train without --resume '
                        '(add --overwrite to replace what is there)' % (POINTER, args.checkpoints_dir))
-    differences = _resume_differences(pointer.get('run', {}), run_flags(args))
+    differences = _resume_differences(pointer.get('run', {}), run_flags(args, run_flag_names))
     if differences:
         raise RunError('--resume: flags that define the run differ from those saved in %s: %s. Give the saved '
                        'values to continue it, or start a new run in another --checkpoints_dir'
@@ -183,11 +193,11 @@ def check_resume(args):
     return pointer
 
 
-def prepare_run_folders(args, chief=True):
+def prepare_run_folders(args, run_flag_names, chief=True):
     """Before anything is built or written: --resume checks the run it continues (returns its pointer);
     a new run refuses folders holding a run unless --overwrite, then removes the old files (chief)."""
     if args.resume:
-        return check_resume(args)
+        return check_resume(args, run_flag_names)
     found = existing_run_files(args)
     started = [path for path in found if STARTED.match(os.path.basename(path))]
     if started and not args.overwrite:

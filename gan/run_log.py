@@ -1,5 +1,5 @@
-"""What a person reads of a run: a CSV row per epoch, TensorBoard scalars and images, a loss-curve
-PNG, and the sample sheets (rows = pairs; columns source, target pose, target, generated)."""
+"""What a person reads of a run: a CSV row per epoch, TensorBoard scalars and images (tf.summary), a
+loss-curve PNG, and the sample sheets the caller draws."""
 import csv
 import io
 import os
@@ -11,33 +11,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
-import pose_utils
 from gan.checkpoints import writing
 
 CSV_NAME = 'training_log.csv'
 CURVES_NAME = 'loss_curves.png'
 NOT_CURVES = ('seconds',)   # logged per epoch, but not a loss
-
-
-def _plugin_metadata(plugin_name):
-    # tf.summary.scalar / image need the tensorboard package; the low-level tf.summary.write with
-    # TensorBoard's plugin metadata writes the same events without it.
-    from tensorflow.core.framework import summary_pb2
-    metadata = summary_pb2.SummaryMetadata()
-    metadata.plugin_data.plugin_name = plugin_name
-    return metadata.SerializeToString()
-
-
-def write_scalar(name, value, step):
-    tf.summary.write(name, tf.constant(float(value), tf.float32), step=step,
-                     metadata=_plugin_metadata('scalars'))
-
-
-def write_image(name, image, step):
-    """TensorBoard's image encoding: [width, height, png bytes]."""
-    png = tf.io.encode_png(image)
-    tensor = tf.stack([tf.as_string(tf.shape(image)[1]), tf.as_string(tf.shape(image)[0]), png])
-    tf.summary.write(name, tensor, step=step, metadata=_plugin_metadata('images'))
 
 
 def _atomic_write_bytes(path, data):
@@ -52,17 +30,6 @@ def save_png(path, image):
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format='PNG')
     _atomic_write_bytes(path, buffer.getvalue())
-
-
-def sample_sheet(source_images, target_keypoints, target_images, generated_images):
-    """uint8 (B*H, 4*W, 3): per pair, source | target pose drawing | target | generated."""
-    rows = []
-    for source, kp, target, generated in zip(source_images, target_keypoints, target_images, generated_images):
-        pose, _ = pose_utils.draw_pose_from_cords(kp, source.shape[:2])
-        rows.append(np.concatenate([pose_utils.deprocess_image(source), pose,
-                                    pose_utils.deprocess_image(target), pose_utils.deprocess_image(generated)],
-                                   axis=1))
-    return np.concatenate(rows, axis=0)
 
 
 class RunLog:
@@ -94,13 +61,13 @@ class RunLog:
         _atomic_write_bytes(self.csv_path, text.getvalue().encode())
         with writing(self.tensorboard_dir), self.writer.as_default(step=epoch):
             for name, value in values.items():
-                write_scalar(name, value, epoch)
+                tf.summary.scalar(name, float(value), step=epoch)
             self.writer.flush()
         self.plot_curves(rows)
 
     def log_image(self, epoch, name, image):
         with writing(self.tensorboard_dir), self.writer.as_default(step=epoch):
-            write_image(name, image, epoch)
+            tf.summary.image(name, np.asarray(image)[None], step=epoch)
             self.writer.flush()
 
     def plot_curves(self, rows):

@@ -1,5 +1,6 @@
-"""The training loop of SPEC section 6: per step --training_ratio discriminator updates (each on fresh
-batches) then one generator update on a fresh batch; sample sheets, checkpoints, validation, logs.
+"""The training loop of a conditional GAN (docs/reference.md, "Losses and training"): per step
+--training_ratio discriminator updates (each on fresh batches) then one generator update on a fresh
+batch; sample sheets, checkpoints, validation, logs, resume.
 
 An epoch is --batches_per_epoch steps; a step reads 2 * training_ratio + 1 batches of the
 reproducible training stream (gan/dataset.py): each discriminator update takes a batch of real pairs
@@ -12,6 +13,10 @@ checkpoints"): a run trains epochs start_epoch .. start_epoch + number_of_epochs
 e draws the sheet epoch_e.png when (e + 1) % display_ratio == 0 and writes the checkpoint epoch_e_*
 when (e + 1) % checkpoint_ratio == 0, so epoch_e_* holds the weights after e trained epochs. The
 weights after the last epoch, which the reference never saved, go to epoch_<end>_* at the end.
+
+Nothing here knows what the networks draw: the GAN (its train steps, loss terms and metrics), the
+dataset (train_dataset, test_dataset, test_batches) and the sample-sheet function come from the caller
+(pose_training.py for the Deformable GAN).
 """
 import math
 import os
@@ -21,13 +26,8 @@ import keras
 import tensorflow as tf
 from tqdm import tqdm
 
-import cmd
-import conv_layers
-import weight_files
 from gan import checkpoints, distribute
-from gan.content_features import make_content_extractor
-from gan.pose_gan import PoseGAN
-from gan.run_log import RunLog, sample_sheet, save_png
+from gan.run_log import RunLog, save_png
 
 # Both networks (the paper); epsilon is Keras 2.0.8's default, which the reference ran with.
 ADAM = dict(learning_rate=2e-4, beta_1=0.5, beta_2=0.999, epsilon=1e-8)
@@ -37,69 +37,21 @@ class NonFiniteLossError(checkpoints.RunError):
     """A loss became NaN or infinite: the run stops, its checkpoints stay as they were."""
 
 
-def make_networks(args):
-    """Generator and discriminator of the flags; float16 compute under --mixed_precision (the
-    variables stay float32; the policy is restored afterwards, layers keep theirs)."""
-    previous = keras.config.dtype_policy()
-    if args.mixed_precision:
-        keras.config.set_dtype_policy('mixed_float16')
-    try:
-        return (conv_layers.make_generator(**conv_layers.network_options(args)),
-                conv_layers.make_discriminator(**conv_layers.network_options(args)))
-    finally:
-        keras.config.set_dtype_policy(previous)
-
-
 def make_optimizer(mixed_precision):
     optimizer = keras.optimizers.Adam(**ADAM)
     return keras.optimizers.LossScaleOptimizer(optimizer) if mixed_precision else optimizer
 
 
-def default_pose_heatmaps(args):
-    """The struct loss's heatmap function from --pose_estimator (None when the loss is off)."""
-    if args.lstruct_penalty_weight <= 0:
-        return None
-    import pose_estimator
-    model = pose_estimator.load_pose_estimator(args.pose_estimator)
-    model.trainable = False
-    return lambda images: pose_estimator.pose_heatmaps(model, images)
-
-
-def make_gan(args, strategy=None, pose_heatmaps=None):
-    """The compiled PoseGAN of the flags, built in ``strategy.scope()`` with both optimisers built
-    (a lazily built optimiser fails in a distributed step, STACK-NOTES). Seeds weights and dropout
-    from --seed; loads --generator_checkpoint / --discriminator_checkpoint when given."""
-    strategy = strategy or tf.distribute.get_strategy()
-    distribute.check_batch(strategy, args.batch_size)
-    keras.utils.set_random_seed(args.seed)
-    with strategy.scope():
-        generator, discriminator = make_networks(args)
-        if args.generator_checkpoint:
-            weight_files.load_weights(generator, args.generator_checkpoint)
-        if args.discriminator_checkpoint:
-            weight_files.load_weights(discriminator, args.discriminator_checkpoint)
-        content_extractor = None
-        if args.content_loss_layer != 'none':
-            content_extractor = make_content_extractor(args.content_loss_layer.split(','), args.vgg_weights)
-        if pose_heatmaps is None:
-            pose_heatmaps = default_pose_heatmaps(args)
-        gan = PoseGAN(generator, discriminator, global_batch_size=args.batch_size,
-                      gan_penalty_weight=args.gan_penalty_weight, l1_penalty_weight=args.l1_penalty_weight,
-                      nn_loss_area_size=args.nn_loss_area_size, content_extractor=content_extractor,
-                      content_loss_layer=args.content_loss_layer, tv_penalty_weight=args.tv_penalty_weight,
-                      lstruct_penalty_weight=args.lstruct_penalty_weight, pose_heatmaps=pose_heatmaps)
-        d_optimizer, g_optimizer = make_optimizer(args.mixed_precision), make_optimizer(args.mixed_precision)
-        d_optimizer.build(discriminator.trainable_variables)
-        g_optimizer.build(generator.trainable_variables)
-        gan.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer)
-    return gan
-
-
 class Trainer:
-    """Runs epochs start_epoch .. start_epoch + number_of_epochs - 1 of ``gan`` on ``dataset``."""
+    """Runs epochs start_epoch .. start_epoch + number_of_epochs - 1 of ``gan`` on ``dataset``.
 
-    def __init__(self, gan, dataset, args, strategy=None):
+    ``sample_sheet(pair names, batch, generated)`` -> uint8 image draws the sheets (none without it);
+    ``run_flags`` ({flag: value}, the flags that define the run) are saved with every resume state."""
+
+    def __init__(self, gan, dataset, args, strategy=None, sample_sheet=None, run_flags=None):
         self.gan = gan
+        self.sample_sheet = sample_sheet
+        self.run_flags = dict(run_flags or {})
         self.dataset = dataset
         self.args = args
         self.strategy = strategy or tf.distribute.get_strategy()
@@ -183,8 +135,7 @@ class Trainer:
     def save_samples(self, epoch):
         names, batch = next(self.dataset.test_batches(self.args.batch_size))
         generated = keras.ops.convert_to_numpy(self.gan.generate(batch, training=False))
-        target_kp = [self.dataset.keypoints[self.dataset.names.index(to)] for _, to in names]
-        sheet = sample_sheet(batch['source_image'], target_kp, batch['target_image'], generated)
+        sheet = self.sample_sheet(names, batch, generated)
         save_png(os.path.join(self.args.output_dir, 'epoch_%03d.png' % epoch), sheet)
         self.log.log_image(epoch, 'samples', sheet)
         return sheet
@@ -194,8 +145,8 @@ class Trainer:
         with checkpoints.writing(self.args.checkpoints_dir):
             os.makedirs(self.args.checkpoints_dir, exist_ok=True)
         for model, path in ((self.gan.generator, generator_path), (self.gan.discriminator, discriminator_path)):
-            with checkpoints.writing(path):   # weight_files.save_weights removes its own temporary file
-                weight_files.save_weights(model, path)
+            with checkpoints.writing(path):   # save_weights removes its own temporary file
+                checkpoints.save_weights(model, path)
         return generator_path
 
     def is_checkpoint_epoch(self, epoch):
@@ -206,7 +157,7 @@ class Trainer:
         resume state, and after the last epoch the final weights."""
         args = self.args
         for epoch in range(self.first_epoch, self.end_epoch):
-            if self.chief and (epoch + 1) % args.display_ratio == 0:
+            if self.chief and self.sample_sheet and (epoch + 1) % args.display_ratio == 0:
                 self.save_samples(epoch)
             if self.chief and self.is_checkpoint_epoch(epoch):
                 self.save_weights(epoch)
@@ -220,28 +171,9 @@ class Trainer:
                 continue
             self.log.log_epoch(epoch, values)
             checkpoints.save_resume_state(self.resume_checkpoint, args.checkpoints_dir, epoch + 1,
-                                          {'run': checkpoints.run_flags(args)})
+                                          {'run': self.run_flags})
             print('epoch %d: %s' % (epoch, ', '.join('%s %.4g' % kv for kv in sorted(values.items()))), flush=True)
         if self.chief:
             print('final weights (after epoch %d): %s' % (self.end_epoch - 1, self.save_weights(self.end_epoch)),
                   flush=True)
 
-
-def train(args, pose_heatmaps=None, dataset=None, strategy=None):
-    """A whole run from parsed flags (train.py's body); returns the Trainer."""
-    from pose_dataset import PoseHMDataset
-    checkpoints.prepare_run_folders(args, chief=distribute.is_chief())
-    strategy = strategy or distribute.make_strategy(args.distribute)
-    dataset = dataset or PoseHMDataset.from_args(args)
-    gan = make_gan(args, strategy, pose_heatmaps)
-    trainer = Trainer(gan, dataset, args, strategy)
-    if args.resume:
-        pointer = trainer.restore()
-        print('resumed from %s: next epoch %d' % (os.path.join(args.checkpoints_dir, pointer['state']),
-                                                  trainer.first_epoch), flush=True)
-    if trainer.chief:   # only now is the run known to be valid
-        path = os.path.join(args.checkpoints_dir, checkpoints.OPTIONS)
-        with checkpoints.writing(path, path + '.tmp'):
-            cmd.save_options(args, path)
-    trainer.train()
-    return trainer

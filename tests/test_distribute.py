@@ -20,7 +20,8 @@ TWO_REPLICAS = textwrap.dedent('''
     import keras
     import numpy as np
     from gan import distribute
-    from gan.trainer import Trainer, make_gan
+    from gan.trainer import Trainer
+    from pose_training import make_gan
     from pose_dataset import PoseHMDataset
     from tests.fixtures_data import training_args
 

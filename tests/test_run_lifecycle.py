@@ -9,13 +9,15 @@ import shutil
 import subprocess
 import sys
 
+import cmd
 import h5py
 import numpy as np
 import pytest
 
 import train as train_script
 from gan import checkpoints, run_log
-from gan.trainer import Trainer, make_gan, make_optimizer, train
+from gan.trainer import Trainer, make_optimizer
+from pose_training import make_gan, train
 from pose_dataset import PoseHMDataset
 from tests.fixtures_data import synthetic_root, training_args  # noqa: F401
 
@@ -137,7 +139,7 @@ def test_a_resumed_run_ends_where_the_original_would_have(synthetic_root, tmp_pa
     assert [row['epoch'] for row in _csv_rows(resumed)] == ['0', '1', '2']
     with pytest.raises(checkpoints.RunError, match='has trained 3 epochs already; give --number_of_epochs 3'):
         checkpoints.check_resume(training_args(synthetic_root, resumed, '--warp_skip', 'none', '--resume',
-                                               '--number_of_epochs', '2'))
+                                               '--number_of_epochs', '2'), cmd.RUN_FLAGS)
 
 
 # ---- one run per folder ----------------------------------------------------------------------
@@ -170,7 +172,7 @@ def test_what_a_failed_start_left_is_replaced_without_asking(tmp_path):
     args = training_args_like(tmp_path)
     os.makedirs(args.checkpoints_dir)
     open(os.path.join(args.checkpoints_dir, 'options.json'), 'w').write('{}')
-    assert checkpoints.prepare_run_folders(args) is None
+    assert checkpoints.prepare_run_folders(args, cmd.RUN_FLAGS) is None
     assert not os.path.exists(os.path.join(args.checkpoints_dir, 'options.json'))
 
 
@@ -180,7 +182,7 @@ def test_overwrite_never_deletes_the_weights_the_run_starts_from(tmp_path):
     args.generator_checkpoint = os.path.join(args.checkpoints_dir, 'epoch_029_generator.weights.h5')
     open(args.generator_checkpoint, 'wb').close()
     with pytest.raises(checkpoints.RunError, match='epoch_029_generator.weights.h5 is to be read'):
-        checkpoints.prepare_run_folders(args)
+        checkpoints.prepare_run_folders(args, cmd.RUN_FLAGS)
     assert os.path.exists(args.generator_checkpoint)
 
 
@@ -231,9 +233,9 @@ def test_every_flag_is_either_run_defining_or_free():
             'load_generated_images', 'use_dropout_test', 'resume', 'overwrite', 'log_dir', 'distribute',
             'vgg_weights', 'inception_weights', 'inception_graph'}
     flags = set(vars(cmd.train_parser().parse_args([])))
-    assert set(checkpoints.RUN_FLAGS) <= flags
-    unclassified = flags - set(checkpoints.RUN_FLAGS) - free
-    assert not unclassified, ('add %s to gan/checkpoints.RUN_FLAGS if --resume must keep it, else to this '
+    assert set(cmd.RUN_FLAGS) <= flags
+    unclassified = flags - set(cmd.RUN_FLAGS) - free
+    assert not unclassified, ('add %s to cmd.RUN_FLAGS if --resume must keep it, else to this '
                               'test' % ', '.join(sorted(unclassified)))
 
 

@@ -7,7 +7,7 @@ import pytest
 import keras
 
 from gan import losses
-from gan.trainer import make_gan
+from pose_training import make_gan
 from pose_dataset import PoseHMDataset
 from tests.fixtures_data import synthetic_root, training_args, vgg_weights_file  # noqa: F401
 

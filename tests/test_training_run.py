@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 
 from gan import checkpoints
-from gan.trainer import NonFiniteLossError, Trainer, make_gan, train
+from gan.trainer import NonFiniteLossError, Trainer
+from pose_training import make_gan, train
 from pose_dataset import PoseHMDataset
 from tests.fixtures_data import synthetic_root, training_args  # noqa: F401
 
@@ -168,7 +169,7 @@ def test_train_py_end_to_end(synthetic_root, tmp_path):
     assert os.listdir(out / 'logs' / 'tensorboard')
     assert json.load(open(out / 'checkpoints' / 'resume.json'))['next_epoch'] == 2
 
-    from gan.trainer import make_gan as build
+    from pose_training import make_gan as build
     import cmd
     args = cmd.parse_args(command[2:] + ['--generator_checkpoint',
                                          str(out / 'checkpoints' / 'epoch_001_generator.weights.h5')])
