@@ -30,13 +30,11 @@ import keras
 from keras import ops
 
 import warp_layers
+import warp_types
 
 ENCODER_FILTERS = {6: (64, 128, 256, 512, 512, 512), 7: (64, 128, 256, 512, 512, 512, 512)}
 DECODER_FILTERS = {6: (512, 512, 512, 256, 128, 3), 7: (512, 512, 512, 512, 256, 128, 3)}
 WARPED_LEVELS = 4
-NUMBER_OF_PARTS = 10
-WARP_SKIPS = ('none', 'full', 'mask', 'stn')
-DISC_TYPES = ('call', 'sim', 'warp')
 POSE_CHANNELS = {'hm': 18, 'stickman': 3}
 
 
@@ -192,14 +190,15 @@ def number_of_levels(image_size):
 
 
 def check_flags(warp_skip, disc_type, warp_agg, pose_rep_type):
-    for flag, value, allowed in [('warp_skip', warp_skip, WARP_SKIPS), ('disc_type', disc_type, DISC_TYPES),
+    for flag, value, allowed in [('warp_skip', warp_skip, tuple(warp_types.WARP_TYPES)),
+                                 ('disc_type', disc_type, tuple(DISCRIMINATORS)),
                                  ('warp_agg', warp_agg, ('max', 'avg')),
                                  ('pose_rep_type', pose_rep_type, tuple(POSE_CHANNELS))]:
         if value not in allowed:
             raise ValueError(f'--{flag} must be one of {allowed}, got {value!r}')
 
 
-def make_inputs(image_size, use_input_pose, warp_skip, use_bg, pose_rep_type, with_image=False):
+def make_inputs(image_size, use_input_pose, warp, use_bg, pose_rep_type, with_image=False):
     """The model's keras.Input tensors keyed by the input names the data pipeline uses for its batch dicts
     (pose_dataset.py), P = 18 (hm) or 3:
 
@@ -208,9 +207,7 @@ def make_inputs(image_size, use_input_pose, warp_skip, use_bg, pose_rep_type, wi
         image (H, W, 3)                        discriminator only (real or generated target)
         target_pose (H, W, P)                  always
         background (H, W, 3)                   use_bg
-        transforms (10, 8), masks (10, H, W)   warp_skip mask  (discriminator: only disc_type warp)
-        transforms (1, 8)                      warp_skip full  (idem)
-        source_keypoints, target_keypoints (18, 2) (y, x), -1 missing   warp_skip stn  (idem)
+        the inputs of ``warp`` (a warp_types.WarpType; the discriminator's only with disc_type warp)
     """
     height, width = image_size
     pose_channels = POSE_CHANNELS[pose_rep_type]
@@ -222,36 +219,8 @@ def make_inputs(image_size, use_input_pose, warp_skip, use_bg, pose_rep_type, wi
     shapes['target_pose'] = (height, width, pose_channels)
     if use_bg:
         shapes['background'] = (height, width, 3)
-    if warp_skip == 'mask':
-        shapes['transforms'] = (NUMBER_OF_PARTS, 8)
-        shapes['masks'] = (NUMBER_OF_PARTS, height, width)
-    elif warp_skip == 'full':
-        shapes['transforms'] = (1, 8)
-    elif warp_skip == 'stn':
-        shapes['source_keypoints'] = (18, 2)
-        shapes['target_keypoints'] = (18, 2)
+    shapes.update(warp.input_shapes(image_size))
     return {key: keras.Input(shape, name=key) for key, shape in shapes.items()}
-
-
-def warp_parameters(inputs, warp_skip, names):
-    """What the warp of ``warp_skip`` needs besides the features: [transforms(, masks)] or the learned
-    stn parameters (B, 6), computed once and shared by every level as the reference's one locnet."""
-    if warp_skip == 'stn':
-        return [warp_layers.stn_parameters(inputs['source_keypoints'], inputs['target_keypoints'], names)]
-    if warp_skip == 'mask':
-        return [inputs['transforms'], inputs['masks']]
-    return [inputs['transforms']]
-
-
-def deformable_skip(features, warp, warp_skip, warp_agg, image_size, names, warp_interpolation='nearest'):
-    """The paper's deformable skip connection (docs/reference.md, "Networks"): the appearance features (B, h, w, C)
-    warped by the 10 masked part transforms (``mask``), one global transform (``full``) or the learned
-    spatial transformer (``stn``); same shape out."""
-    if warp_skip == 'stn':
-        return warp_layers.SpatialTransformer(name=names('spatial_transformer'))([features] + warp)
-    parts = NUMBER_OF_PARTS if warp_skip == 'mask' else 1
-    return warp_layers.AffineTransformLayer(parts, warp_agg, image_size, warp_interpolation,
-                                            name=names('affine_transform_layer'))([features] + warp)
 
 
 def network_options(args):
@@ -274,21 +243,22 @@ def make_generator(image_size, use_input_pose, warp_skip, disc_type, warp_agg, u
     encoder_filters = [scaled(n, width_factor) for n in ENCODER_FILTERS[levels]]
     decoder_filters = [scaled(n, width_factor) for n in DECODER_FILTERS[levels][:-1]] + [3]
     names = KerasTwoNames()
-    inputs = make_inputs(image_size, use_input_pose, warp_skip, use_bg, pose_rep_type)
+    warp = warp_types.warp_type(warp_skip)
+    inputs = make_inputs(image_size, use_input_pose, warp, use_bg, pose_rep_type)
     source_pose = [inputs['source_pose']] if use_input_pose else []
     background = [inputs['background']] if use_bg else []
 
-    if warp_skip == 'none':
+    if not warp.warps:
         # The background is an input but, as in the reference, the U-Net's encoder does not read it.
         skips = encoder([inputs['source_image']] + source_pose + [inputs['target_pose']], encoder_filters, names)
     else:
         appearance = encoder([inputs['source_image']] + source_pose, encoder_filters, names)
         pose = encoder([inputs['target_pose']] + background, encoder_filters, names)
-        warp = warp_parameters(inputs, warp_skip, names)
+        parameters = warp.parameters(inputs, names)
         skips = []
         for level, (app, pos) in enumerate(zip(appearance, pose)):
-            if level < WARPED_LEVELS:
-                app = deformable_skip(app, warp, warp_skip, warp_agg, image_size, names, warp_interpolation)
+            if level < WARPED_LEVELS:   # the paper's deformable skip connections
+                app = warp.warp(app, parameters, warp_agg, image_size, names, warp_interpolation)
             skips.append(concatenate([app, pos], names))
     output = decoder(skips[::-1], decoder_filters, names)
     return keras.Model(inputs=inputs, outputs=output, name='generator')
@@ -309,66 +279,91 @@ def first_conv(x, width_factor, names):
     return keras.layers.Conv2D(scaled(64, width_factor), 4, strides=2, name=names('conv2d'))(x)
 
 
+# ---- Discriminators: one builder per --disc_type --------------------------------------------------
+
+DISCRIMINATORS = {}
+
+
+def discriminator(name, warps=False):
+    """Registers a builder under its --disc_type name. A builder takes (inputs, source_pose, background,
+    width_factor, names, warp) and returns the probabilities; ``warps``: it warps the source features
+    with ``warp(features)``, so it needs the warp type's inputs."""
+    def register(build):
+        build.warps = warps
+        DISCRIMINATORS[name] = build
+        return build
+    return register
+
+
+@discriminator('call')
+def call_discriminator(inputs, source_pose, background, width_factor, names, warp):
+    """concat(source_image[, source_pose], image, target_pose[, background]) (H, W, 42 for hm)
+    -> Conv 4x4/2 valid 64 (63, 31) -> down 128 (31, 15) -> 256 (15, 7) -> 512 (7, 3) -> down 1 (3, 1)
+    -> sigmoid -> flatten (B, 3) for 128x64."""
+    x = concatenate([inputs['source_image']] + source_pose + [inputs['image'], inputs['target_pose']]
+                    + background, names)
+    return patch_head(first_conv(x, width_factor, names), width_factor, names)
+
+
+@discriminator('sim')
+def sim_discriminator(inputs, source_pose, background, width_factor, names, warp):
+    """A shared trunk (Conv 64, down 128, 256, 512) over concat(image, target_pose[, background]) and
+    over concat(source_image, source_pose[, background]) (a zero pose without the input pose, where
+    the reference fails), concat, LeakyReLU, flatten, Dense 1, sigmoid -> (B, 1)."""
+    trunk = [keras.layers.Conv2D(scaled(64, width_factor), 4, strides=2, name=names('conv2d'))]
+    for n in (128, 256, 512):
+        trunk += [keras.layers.LeakyReLU(0.2, name=names('leaky_re_lu')),
+                  keras.layers.ZeroPadding2D(1, name=names('zero_padding2d')),
+                  keras.layers.Conv2D(scaled(n, width_factor), 4, strides=2, use_bias=False,
+                                      name=names('conv2d')),
+                  InstanceNormalization(name=names('instance_normalization'))]
+
+    def features(x):
+        for layer in trunk:
+            x = layer(x)
+        return x                                                               # (7, 3, 512)
+
+    if not source_pose:
+        source_pose = [keras.layers.Lambda(ops.zeros_like, name=names('zero_pose'))(inputs['target_pose'])]
+    candidate = features(concatenate([inputs['image'], inputs['target_pose']] + background, names))
+    source = features(concatenate([inputs['source_image']] + source_pose + background, names))
+    x = concatenate([candidate, source], names)                                # (7, 3, 1024)
+    x = keras.layers.LeakyReLU(0.2, name=names('leaky_re_lu'))(x)
+    x = keras.layers.Flatten(name=names('flatten'))(x)
+    x = keras.layers.Dense(1, name=names('dense'))(x)
+    return keras.layers.Activation('sigmoid', name=names('activation'))(x)    # (B, 1)
+
+
+@discriminator('warp', warps=True)
+def warp_discriminator(inputs, source_pose, background, width_factor, names, warp):
+    """The source branch's first conv output (63, 31, 64) warped like the generator's skips,
+    concatenated with the candidate branch's first conv output, then the ``call`` body."""
+    source = warp(first_conv(concatenate([inputs['source_image']] + source_pose, names), width_factor, names))
+    candidate = first_conv(concatenate([inputs['image'], inputs['target_pose']] + background, names),
+                           width_factor, names)
+    return patch_head(concatenate([candidate, source], names), width_factor, names)
+
+
 def make_discriminator(image_size, use_input_pose, warp_skip, disc_type, warp_agg, use_bg, pose_rep_type,
                        width_factor=1.0, warp_interpolation='nearest'):
-    """The discriminator (docs/reference.md, "Networks"): dict inputs (``make_inputs`` with 'image'), output (B, N)
-    probabilities.
-
-    ``call``: concat(source_image[, source_pose], image, target_pose[, background]) (H, W, 42 for hm)
-      -> Conv 4x4/2 valid 64 (63, 31) -> down 128 (31, 15) -> 256 (15, 7) -> 512 (7, 3) -> down 1 (3, 1)
-      -> sigmoid -> flatten (B, 3) for 128x64.
-    ``sim``: a shared trunk (Conv 64, down 128, 256, 512) over concat(image, target_pose[, background])
-      and over concat(source_image, source_pose[, background]) (a zero pose when use_input_pose is 0,
-      where the reference fails), concat, LeakyReLU, flatten, Dense 1, sigmoid -> (B, 1).
-    ``warp``: the source branch's first conv output (63, 31, 64) is warped like the generator's skips
-      (needs warp_skip mask, full or stn), concatenated with the candidate branch's first conv output,
-      then the ``call`` body.
-    The reference allowed ``use_bg`` only with ``call``; here the background joins the candidate branch.
-    """
+    """The discriminator of ``disc_type`` (docs/reference.md, "Networks"; the builders above): dict inputs
+    (``make_inputs`` with 'image'), output (B, N) probabilities. The reference allowed ``use_bg`` only
+    with ``call``; here the background joins the candidate branch."""
     check_flags(warp_skip, disc_type, warp_agg, pose_rep_type)
-    if disc_type == 'warp' and warp_skip == 'none':
-        raise ValueError('--disc_type warp needs --warp_skip mask, full or stn (there is nothing to warp by '
-                         'with --warp_skip none)')
+    build = DISCRIMINATORS[disc_type]
+    warp = warp_types.warp_type(warp_skip) if build.warps else warp_types.WARP_TYPES['none']
+    if build.warps and not warp.warps:
+        usable = [name for name, other in warp_types.WARP_TYPES.items() if other.warps]
+        raise ValueError('--disc_type %s needs --warp_skip %s or %s (there is nothing to warp by with '
+                         '--warp_skip %s)' % (disc_type, ', '.join(usable[:-1]), usable[-1], warp_skip))
     image_size = tuple(image_size)
     names = KerasTwoNames()
-    inputs = make_inputs(image_size, use_input_pose, warp_skip if disc_type == 'warp' else 'none', use_bg,
-                         pose_rep_type, with_image=True)
+    inputs = make_inputs(image_size, use_input_pose, warp, use_bg, pose_rep_type, with_image=True)
     source_pose = [inputs['source_pose']] if use_input_pose else []
     background = [inputs['background']] if use_bg else []
 
-    if disc_type == 'call':
-        x = concatenate([inputs['source_image']] + source_pose + [inputs['image'], inputs['target_pose']]
-                        + background, names)
-        output = patch_head(first_conv(x, width_factor, names), width_factor, names)
-    elif disc_type == 'sim':
-        trunk = [keras.layers.Conv2D(scaled(64, width_factor), 4, strides=2, name=names('conv2d'))]
-        for n in (128, 256, 512):
-            trunk += [keras.layers.LeakyReLU(0.2, name=names('leaky_re_lu')),
-                      keras.layers.ZeroPadding2D(1, name=names('zero_padding2d')),
-                      keras.layers.Conv2D(scaled(n, width_factor), 4, strides=2, use_bias=False,
-                                          name=names('conv2d')),
-                      InstanceNormalization(name=names('instance_normalization'))]
+    def warp_features(features):
+        return warp.warp(features, warp.parameters(inputs, names), warp_agg, image_size, names, warp_interpolation)
 
-        def features(x):
-            for layer in trunk:
-                x = layer(x)
-            return x                                                               # (7, 3, 512)
-
-        if not use_input_pose:
-            source_pose = [keras.layers.Lambda(ops.zeros_like, name=names('zero_pose'))(inputs['target_pose'])]
-        candidate = features(concatenate([inputs['image'], inputs['target_pose']] + background, names))
-        source = features(concatenate([inputs['source_image']] + source_pose + background, names))
-        x = concatenate([candidate, source], names)                                # (7, 3, 1024)
-        x = keras.layers.LeakyReLU(0.2, name=names('leaky_re_lu'))(x)
-        x = keras.layers.Flatten(name=names('flatten'))(x)
-        x = keras.layers.Dense(1, name=names('dense'))(x)
-        output = keras.layers.Activation('sigmoid', name=names('activation'))(x)  # (B, 1)
-    else:
-        source = first_conv(concatenate([inputs['source_image']] + source_pose, names), width_factor, names)
-        warp = warp_parameters(inputs, warp_skip, names)
-        source = deformable_skip(source, warp, warp_skip, warp_agg, image_size, names, warp_interpolation)
-        candidate = first_conv(concatenate([inputs['image'], inputs['target_pose']] + background, names),
-                               width_factor, names)
-        x = concatenate([candidate, source], names)
-        output = patch_head(x, width_factor, names)
+    output = build(inputs, source_pose, background, width_factor, names, warp_features)
     return keras.Model(inputs=inputs, outputs=output, name='discriminator')

@@ -1,15 +1,15 @@
-"""Every network input of a (source, target) pair, for training and testing (SPEC sections 1, 2, 4).
+"""Every network input of a (source, target) pair, for training and testing (docs/reference.md,
+"Keypoints and files", "Pose maps", "Part transforms and masks").
 
-Batches are dicts keyed by the model input names of TEAM.md ('source_image', 'source_pose',
-'target_pose', 'background', 'transforms', 'masks', 'source_keypoints', 'target_keypoints') plus
-'target_image'; a model takes ``{k: batch[k] for k in its input names}``.
+Batches are dicts keyed by the model input names ('source_image', 'source_pose', 'target_pose',
+'background' and the inputs of the warp type, warp_types.py) plus 'target_image'; a model takes
+``{k: batch[k] for k in its input names}`` (conv_layers.make_inputs).
 
 The tf.data pipeline (gan/dataset.py) decodes the images pair by pair, then computes everything that
-comes from keypoints on whole batches: ``hm`` pose maps in TF ops, part
-transforms and mask row intervals in one vectorised numpy call per batch
-(pose_transform.affine_transforms_batch, pose_masks_batch), the masks passed as bool and made float32
-in TF. Nothing is cached (``--cache_pose_rep`` is accepted): a map costs less to compute than the
-reference's cached 128x64x18 float32 maps (590 KB per image, 18 GB for Market) cost to read back.
+comes from keypoints on whole batches: ``hm`` pose maps in TF ops, the warp type's inputs
+(warp_types.WarpType.batch_inputs: part transforms and masks in one vectorised numpy call per batch).
+Nothing is cached (``--cache_pose_rep`` is accepted): a map costs less to compute than the reference's
+cached 128x64x18 float32 maps (590 KB per image, 18 GB for Market) cost to read back.
 """
 import os
 import re
@@ -20,6 +20,7 @@ from PIL import Image
 
 import pose_transform
 import pose_utils
+import warp_types
 from gan.dataset import PairDataset
 
 SPLITS = ('train', 'test')
@@ -45,16 +46,8 @@ def pose_representation(kp, image_size, pose_rep_type, pose_map='stepped'):
 
 
 def warp_inputs(source_kp, target_kp, image_size, warp_skip):
-    """The deformable skip's inputs (SPEC section 4) for ``warp_skip``, as a dict."""
-    if warp_skip == 'mask':
-        return {'transforms': pose_transform.affine_transforms(source_kp, target_kp),
-                'masks': pose_transform.pose_masks(target_kp, image_size)}
-    if warp_skip == 'full':
-        return {'transforms': pose_transform.estimate_uniform_transform(source_kp, target_kp)}
-    if warp_skip == 'stn':
-        return {'source_keypoints': np.asarray(source_kp, dtype=np.float32),
-                'target_keypoints': np.asarray(target_kp, dtype=np.float32)}
-    return {}
+    """The inputs of the warp ``warp_skip`` for one pair, as a dict (warp_types.py)."""
+    return warp_types.warp_type(warp_skip).pair_inputs(source_kp, target_kp, image_size)
 
 
 def make_pair_inputs(source_image, source_kp, target_kp, image_size, pose_rep_type, warp_skip,
@@ -195,7 +188,7 @@ class PoseHMDataset(PairDataset):
         self.image_size = tuple(image_size)
         self.pose_rep_type = pose_rep_type
         self.pose_map = pose_map
-        self.warp_skip = warp_skip
+        self.warp = warp_types.warp_type(warp_skip)
         self.use_input_pose = bool(use_input_pose)
         self.use_bg = bool(use_bg)
         annotations = load_keypoints(annotations_files, self.image_size)
@@ -260,26 +253,6 @@ class PoseHMDataset(PairDataset):
             return np.stack([pose_transform.make_stickman(k, self.image_size) for k in kp_batch]).astype(np.float32)
         return tf.ensure_shape(tf.numpy_function(stickmen, [kp], tf.float32), (None,) + self.image_size + (3,))
 
-    def _warp_batch_tf(self, source_kp, target_kp):
-        if self.warp_skip == 'stn':
-            return {'source_keypoints': tf.cast(source_kp, tf.float32),
-                    'target_keypoints': tf.cast(target_kp, tf.float32)}
-        if self.warp_skip == 'none':
-            return {}
-        if self.warp_skip == 'full':
-            def uniform(src, tgt):
-                return np.stack([pose_transform.estimate_uniform_transform(s, t) for s, t in zip(src, tgt)])
-            transforms = tf.numpy_function(uniform, [source_kp, target_kp], tf.float32)
-            return {'transforms': tf.ensure_shape(transforms, (None, 1, 8))}
-
-        def transforms_and_masks(src, tgt):
-            return (pose_transform.affine_transforms_batch(src, tgt),
-                    pose_transform.pose_masks_batch(tgt, self.image_size, dtype=bool))
-        transforms, masks = tf.numpy_function(transforms_and_masks, [source_kp, target_kp], [tf.float32, tf.bool])
-        parts = pose_transform.NUMBER_OF_PARTS
-        return {'transforms': tf.ensure_shape(transforms, (None, parts, 8)),
-                'masks': tf.cast(tf.ensure_shape(masks, (None, parts) + self.image_size), tf.float32)}
-
     def _batch_fn(self, split):
         def compute(pairs):
             batch = dict(pairs)
@@ -287,7 +260,7 @@ class PoseHMDataset(PairDataset):
             batch['target_pose'] = self._pose_batch_tf(target_kp)
             if self.use_input_pose:
                 batch['source_pose'] = self._pose_batch_tf(source_kp)
-            batch.update(self._warp_batch_tf(source_kp, target_kp))
+            batch.update(self.warp.batch_inputs(source_kp, target_kp, self.image_size))
             return batch
         return compute
 
