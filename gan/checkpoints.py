@@ -22,12 +22,16 @@ import json
 import os
 import re
 import shutil
+import signal
 
 import tensorflow as tf
 
 POINTER = 'resume.json'
 STATE_PREFIX = 'resume_epoch_'
 OPTIONS = 'options.json'
+# Tests set this to an epoch number: the process then kills itself (SIGKILL) right after writing that
+# epoch's resume state under its temporary name, before the rename, the worst moment to die.
+KILL_BEFORE_RENAME = 'GAN_CHECKPOINT_KILL_BEFORE_RENAME'
 
 # The files a run writes, per folder flag (names relative to that folder; ``.tmp`` while written).
 RUN_FILES = {
@@ -102,6 +106,8 @@ def save_resume_state(checkpoint, checkpoints_dir, next_epoch, info):
     shutil.rmtree(tmp, ignore_errors=True)
     with writing(os.path.join(final, 'state'), tmp):
         checkpoint.write(os.path.join(tmp, 'state'))
+        if os.environ.get(KILL_BEFORE_RENAME) == str(next_epoch):
+            os.kill(os.getpid(), signal.SIGKILL)
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
     pointer = dict(info, next_epoch=int(next_epoch), state=os.path.join(name, 'state'))

@@ -1,4 +1,6 @@
-"""Test setup: the project's own ``cmd`` module, whichever ``cmd`` was imported first.
+"""Test setup: the project's own ``cmd`` module, whichever ``cmd`` was imported first, and the
+fixtures every test module may ask for by name (``synthetic_root``, ``vgg_weights_file``: defined in
+tests/fixtures_data.py, shared here so that each is built once per session).
 
 ``python -m pytest`` puts the repository root first on ``sys.path``, so the project's ``cmd.py``
 is the ``cmd`` that pytest's ``pdb`` imports (it re-exports the standard names, so pdb works). A
@@ -27,3 +29,5 @@ def load_project_cmd():
 
 
 load_project_cmd()
+
+from tests.fixtures_data import synthetic_root, vgg_weights_file  # noqa: E402,F401

@@ -1,6 +1,6 @@
 """Data fixtures of the training tests: a tiny synthetic dataset (with background folders) and a
-random-weight VGG19 file, built once per session in a temporary folder. Import the fixtures into a
-test module: ``from tests.fixtures_data import synthetic_root, training_args  # noqa: F401``."""
+random-weight VGG19 file, built once per session in a temporary folder (tests/conftest.py makes them
+available to every test module), and ``training_args``, the flags of a tiny run on that dataset."""
 import os
 
 import numpy as np

@@ -9,7 +9,7 @@ import pytest
 
 import pose_utils
 from pose_dataset import PoseHMDataset, check_image
-from tests.fixtures_data import synthetic_root, training_args  # noqa: F401
+from tests.fixtures_data import training_args
 
 GOOD_Y = '[10, 20, 20, 40, 60, 20, 40, 60, 60, 90, 120, 60, 90, 120, 8, 8, 9, 9]'
 GOOD_X = '[30, 30, 20, 15, 12, 40, 45, 48, 25, 24, 23, 38, 39, 40, 28, 32, 26, 34]'

@@ -9,8 +9,7 @@ import pose_transform as pt
 import skimage013
 import pose_utils
 from pose_dataset import heatmaps_tf
-from tests.fixtures_data import synthetic_root  # noqa: F401
-from tests.test_pose_transform import TEMPLATE, random_skeleton, reference_masks, reference_transforms
+from reference_transforms import TEMPLATE, random_skeleton, reference_masks, reference_transforms
 
 H, W = 128, 64
 

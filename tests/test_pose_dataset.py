@@ -10,7 +10,7 @@ import pose_transform
 import pose_utils
 from gan.dataset import stream_indices
 from pose_dataset import PoseHMDataset, heatmaps_tf, make_pair_inputs
-from tests.fixtures_data import synthetic_root, training_args  # noqa: F401
+from tests.fixtures_data import training_args
 
 
 def _dataset(root, tmp_path, *flags, **kwargs):

@@ -19,7 +19,7 @@ from gan import checkpoints, run_log
 from gan.trainer import Trainer, make_optimizer
 from pose_training import make_gan, train
 from pose_dataset import PoseHMDataset
-from tests.fixtures_data import synthetic_root, training_args  # noqa: F401
+from tests.fixtures_data import training_args
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -9,7 +9,7 @@ import keras
 from gan import losses
 from pose_training import make_gan
 from pose_dataset import PoseHMDataset
-from tests.fixtures_data import synthetic_root, training_args, vgg_weights_file  # noqa: F401
+from tests.fixtures_data import training_args
 
 PAPER = {
     'baseline': ['--warp_skip', 'none', '--l1_penalty_weight', '100'],

@@ -2,7 +2,6 @@
 import pytest
 
 from tests import test_training
-from tests.fixtures_data import synthetic_root  # noqa: F401
 
 OTHERS = {
     'stickman': ['--warp_skip', 'mask', '--pose_rep_type', 'stickman'],
