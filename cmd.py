@@ -1,5 +1,5 @@
 """Every command-line flag of the project, with the reference defaults, and the dataset layout
-that ``--dataset`` implies (SPEC sections 1 and 6).
+that ``--dataset`` implies (docs/reference.md, "Keypoints and files", "Losses and training").
 
 This file shares its name with the standard library's ``cmd`` module, which ``pdb`` imports (and
 TensorFlow and pytest import ``pdb``). Python caches whichever ``cmd`` it imports first for the whole
@@ -66,7 +66,8 @@ def _switch(text):
 
 def add_dataset_flags(parser):
     parser.add_argument('--dataset', default='market', choices=sorted(IMAGE_SIZES),
-                        help='Dataset name; every path below data_root follows from it (SPEC section 1). '
+                        help='Dataset name; every path below data_root follows from it (docs/reference.md, '
+                             '"Keypoints and files"). '
                              '"synthetic" (128x64) and "synthetic256" are built in and made on first use.')
     parser.add_argument('--data_root', default='data',
                         help='Folder holding NAME-dataset/, NAME-annotation-*.csv and NAME-pairs-*.csv.')
@@ -274,7 +275,8 @@ def save_options(args, path):
 
 def create_pairs_parser():
     parser = argparse.ArgumentParser(
-        description='Writes the train and test pair lists of a dataset from its annotation files (SPEC section 3).',
+        description='Writes the train and test pair lists of a dataset from its annotation files '
+                    '(docs/reference.md, "Pairs").',
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_dataset_flags(parser)
     parser.add_argument('--images_for_test', default=12000, type=_positive_int,
@@ -401,7 +403,8 @@ def _image_size(text):
 def ssd_score_parser():
     parser = argparse.ArgumentParser(
         description='Detection score (DS): mean over images of the best "person" confidence of the SSD300 '
-                    'VOC0712 Caffe detector (SPEC section 7).', formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                    'VOC0712 Caffe detector (docs/reference.md, "Scores").',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_dataset_flags(parser)   # the test pairs: exactly their PNGs are scored
     add = parser.add_argument
     add('--input_dir', default='../output/generated_images',

@@ -1,4 +1,5 @@
-"""Demo (SPEC section 8): one source image re-posed in the poses of a folder of target frames.
+"""Demo: one source image re-posed in the poses of a folder of target frames, by the generator of
+docs/reference.md, "Networks".
 
 Every image is resized to the dataset's size (--dataset); keypoints come from the pose estimator
 (--pose_estimator) or from an annotation CSV (--keypoints_csv, by file name, in the coordinates of

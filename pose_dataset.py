@@ -112,7 +112,8 @@ def _read_image_tf(path, image_size):
 
 
 def find_image(name, folders, what='image'):
-    """The first folder holding ``name`` (SPEC section 1: train folder first, then test)."""
+    """The first folder holding ``name`` (train folder first, then test: docs/reference.md, "Keypoints
+    and files")."""
     for folder in folders:
         path = os.path.join(folder, name)
         if os.path.isfile(path):

@@ -1,4 +1,5 @@
-"""Keypoints: the annotation and pairs files, pose maps, drawings and the body mask (SPEC sections 1-2).
+"""Keypoints: the annotation and pairs files, pose maps, drawings and the body mask (docs/reference.md,
+"Keypoints and files", "Pose maps", "Scores").
 
 A pose is an (18, 2) int array of (y, x) pixel positions in the order of ``LABELS``; a missing
 point is ``MISSING_VALUE`` in both coordinates.
@@ -19,7 +20,7 @@ LABELS = ['nose', 'neck', 'Rsho', 'Relb', 'Rwri', 'Lsho', 'Lelb', 'Lwri',
 MISSING_VALUE = -1
 NUMBER_OF_KEYPOINTS = len(LABELS)
 
-# OpenPose drawing pairs (0-based keypoint indices), SPEC section 2.
+# OpenPose drawing pairs (0-based keypoint indices), docs/reference.md, "Pose maps".
 LIMB_SEQ = [[1, 2], [1, 5], [2, 3], [3, 4], [5, 6], [6, 7], [1, 8], [8, 9],
             [9, 10], [1, 11], [11, 12], [12, 13], [1, 0], [0, 14], [14, 16],
             [0, 15], [15, 17], [2, 16], [5, 17]]
@@ -71,7 +72,7 @@ def pose_cords_to_strings(cords):
 
 
 def load_annotations(csv_path, image_size=None):
-    """dict image name -> (18, 2) int array, in file order (SPEC section 1).
+    """dict image name -> (18, 2) int array, in file order (docs/reference.md, "Keypoints and files").
 
     Every malformed row raises ValueError naming the file and its 1-based line number. With the
     images' ``image_size`` (H, W), a keypoint beyond 10 times its larger side is refused too; points
@@ -145,7 +146,7 @@ def load_pairs(csv_path, known_names=None, keypoints=None, skipped=None):
     With ``known_names`` (e.g. the annotations dict), a pair naming another image is refused,
     naming the file, the line and the image. ``keypoints`` (name -> (18, 2)) does the same and also
     refuses the pairs whose pose lacks a torso point (``has_torso``): the pair builder drops such
-    images (SPEC section 3), so a file holding them is stale or hand-made, and the part transforms
+    images (docs/reference.md, "Pairs"), so a file holding them is stale or hand-made, and the part transforms
     cannot be fitted. With a ``skipped`` list such pairs are appended to it as (line, pair) and left
     out instead.
     """
@@ -207,7 +208,7 @@ TORSO_INDICES = [LABELS.index(name) for name in ('Rhip', 'Lhip', 'Lsho', 'Rsho')
 
 
 def has_torso(cords):
-    """True when Rhip, Lhip, Lsho and Rsho are all present (the usability check of SPEC section 3)."""
+    """True when Rhip, Lhip, Lsho and Rsho are all present (the usability check of docs/reference.md, "Pairs")."""
     return bool(present_mask(cords)[TORSO_INDICES].all())
 
 
@@ -287,7 +288,7 @@ def draw_pose_from_cords(cords, img_size, radius=2, draw_joints=True):
 
 
 def produce_ma_mask(cords, img_size, limb_half_width=4, joint_radius=4, closing_size=5):
-    """Body mask of the masked metrics (SPEC section 2): (H, W) bool.
+    """Body mask of the masked metrics (docs/reference.md, "Scores"): (H, W) bool.
 
     Polygons of half-width 4 px along MASK_LIMB_SEQ, discs of radius 4 at present joints, then a
     closing with a 5x5 square (dilate, then erode). Coincident limb ends draw no polygon.
@@ -320,7 +321,8 @@ def produce_ma_mask(cords, img_size, limb_half_width=4, joint_radius=4, closing_
 # ---- Pixels ------------------------------------------------------------------------------------
 
 def preprocess_image(image):
-    """uint8 pixels -> float32 network input in [-1, 1]: (pixel/255 - 0.5) * 2 (SPEC section 1)."""
+    """uint8 pixels -> float32 network input in [-1, 1]: (pixel/255 - 0.5) * 2 (docs/reference.md,
+    "Keypoints and files")."""
     return ((np.asarray(image, dtype=np.float32) / 255.0 - 0.5) * 2.0).astype(np.float32)
 
 

@@ -1,4 +1,4 @@
-"""Tests a generator checkpoint (SPEC section 7): generates every test pair, saves one PNG per pair
+"""Tests a generator checkpoint (docs/reference.md, "Scores"): generates every test pair, saves one PNG per pair
 (source, target, generated side by side, named ``<from>_<to>.png``) and computes the scores:
 Inception Score, SSIM, L1, their masked variants (both images times the body mask of the target
 keypoints), masked L1 and FID (generated against target images). Prints the reference's summary

@@ -1,4 +1,4 @@
-"""Trains the deformable GAN (SPEC section 6), called as in the reference README, e.g.
+"""Trains the deformable GAN (docs/reference.md, "Losses and training"), called as in the reference README, e.g.
 
     python train.py --output_dir output/full --checkpoints_dir output/full --warp_skip mask \
         --dataset fasion --l1_penalty_weight 0.01 --nn_loss_area_size 5 --batch_size 2 \

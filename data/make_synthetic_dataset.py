@@ -1,8 +1,8 @@
 """Builds the built-in synthetic pose-transfer dataset (``synthetic``: 128x64, ``synthetic256``: 256x256).
 
 Clothed articulated figures (data/synthetic_figures.py) in many poses and views, several images per
-person, in exactly the layout of the real datasets (SPEC sections 1 and 3) under ``data_root``:
-NAME-dataset/{train,test}/*.jpg, NAME-annotation-{train,test}.csv and NAME-pairs-{train,test}.csv.
+person, in exactly the layout of the real datasets (docs/reference.md, "Keypoints and files" and
+"Pairs") under ``data_root``: NAME-dataset/{train,test}/*.jpg, NAME-annotation-{train,test}.csv and NAME-pairs-{train,test}.csv.
 Image names follow Market-1501 (``0007_c3s2_004123_01.jpg``); train and test hold different persons.
 The same seed gives byte-identical files. Everything is built in a hidden folder beside the target and
 moved into place at the end, pair files last, so an interrupted build never looks complete.

@@ -1,4 +1,4 @@
-"""Detection score (DS, SPEC section 7): the mean over images of the best 'person' confidence
+"""Detection score (DS; docs/reference.md, "Scores"): the mean over images of the best 'person' confidence
 (VOC class 15) of the SSD300 detector trained on VOC0712, 0 for an image without a person box.
 
 The Caffe model runs through OpenCV's dnn module (no Caffe build). Its input is prepared as the

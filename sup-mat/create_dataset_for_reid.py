@@ -1,4 +1,4 @@
-"""Re-ID data augmentation (supplementary material; SPEC section 8).
+"""Re-ID data augmentation (the paper's supplementary material).
 
 For every usable training image (torso present, not junk), --pairs_for_each images generated in the
 poses of as many random other training images (seeded by --seed), saved as ``<name>g<number>.jpg`` in
