@@ -75,19 +75,25 @@ def add_dataset_flags(parser):
     return parser
 
 
+def dataset_paths(data_root, name):
+    """{attribute: path} of dataset ``name`` under ``data_root`` (docs/reference.md, "Keypoints and
+    files"): images_dir_SPLIT, bg_images_dir_SPLIT, annotations_file_SPLIT and pairs_file_SPLIT for
+    SPLIT train and test. Every script derives the dataset's file names here."""
+    folder = os.path.join(data_root, name + '-dataset')
+    paths = {}
+    for split in ('train', 'test'):
+        paths['images_dir_' + split] = os.path.join(folder, split)
+        paths['bg_images_dir_' + split] = os.path.join(folder, split + '-bg')
+        paths['annotations_file_' + split] = os.path.join(data_root, '%s-annotation-%s.csv' % (name, split))
+        paths['pairs_file_' + split] = os.path.join(data_root, '%s-pairs-%s.csv' % (name, split))
+    return paths
+
+
 def add_dataset_paths(args):
     """The reference's derived attributes (images_dir_train, annotations_file_test, ...)."""
-    root, name = args.data_root, args.dataset
-    args.image_size = IMAGE_SIZES[name]
-    args.images_dir_train = os.path.join(root, name + '-dataset', 'train')
-    args.images_dir_test = os.path.join(root, name + '-dataset', 'test')
-    args.bg_images_dir_train = os.path.join(root, name + '-dataset', 'train-bg')
-    args.bg_images_dir_test = os.path.join(root, name + '-dataset', 'test-bg')
-    args.annotations_file_train = os.path.join(root, name + '-annotation-train.csv')
-    args.annotations_file_test = os.path.join(root, name + '-annotation-test.csv')
-    args.pairs_file_train = os.path.join(root, name + '-pairs-train.csv')
-    args.pairs_file_test = os.path.join(root, name + '-pairs-test.csv')
-    args.tmp_pose_dir = os.path.join(args.tmp_dir, name)
+    args.image_size = IMAGE_SIZES[args.dataset]
+    vars(args).update(dataset_paths(args.data_root, args.dataset))
+    args.tmp_pose_dir = os.path.join(args.tmp_dir, args.dataset)
     return args
 
 

@@ -16,9 +16,7 @@ import os
 import sys
 
 import numpy as np
-import skimage.io
 import skimage.transform
-import skimage.util
 from scipy.ndimage import gaussian_filter
 from tqdm import tqdm
 
@@ -184,23 +182,9 @@ def multiscale_maps(model, bgr_image, scale_search=SCALE_SEARCH, boxsize=BOXSIZE
     return heatmap_avg, paf_avg
 
 
-def read_rgb_image(image_name):
-    """uint8 (H, W, 3) RGB of any image file (grey levels repeated, alpha dropped)."""
-    try:
-        image = skimage.io.imread(image_name)
-    except Exception as error:
-        raise ValueError('cannot read image %s: %s' % (image_name, error)) from error
-    if image.ndim == 2:
-        image = np.stack([image] * 3, axis=-1)
-    image = image[:, :, :3]
-    if image.dtype != np.uint8:
-        image = skimage.util.img_as_ubyte(image)
-    return image
-
-
 def cordinates_from_image_file(image_name, model, scale_search=SCALE_SEARCH):
     """(18, 2) int (y, x) keypoints of the best person of an image file (or an RGB uint8 array)."""
-    image = read_rgb_image(image_name) if isinstance(image_name, str) else np.asarray(image_name)
+    image = pose_utils.load_image(image_name) if isinstance(image_name, str) else np.asarray(image_name)
     oriImg = image[:, :, ::-1]  # B, G, R order
     heatmap_avg, paf_avg = multiscale_maps(model, oriImg, scale_search)
     return compute_cordinates(heatmap_avg, paf_avg, oriImg)

@@ -1,4 +1,4 @@
-import cmd  # noqa: F401  (first, see cmd.py)
+import cmd  # first, see cmd.py
 
 __doc__ = """Writes NAME-pairs-train.csv and NAME-pairs-test.csv from the annotation files (docs/reference.md, "Pairs").
 
@@ -51,16 +51,17 @@ def write_pairs_files(data_root, dataset, images_for_test=12000):
     Both annotation files are read and checked before anything is written, and each pairs file is
     replaced atomically, so a failed or repeated run leaves whole files.
     """
+    paths = cmd.dataset_paths(data_root, dataset)
     pairs_of_split = {}
     for split in ('train', 'test'):
-        annotations_path = os.path.join(data_root, '%s-annotation-%s.csv' % (dataset, split))
+        annotations_path = paths['annotations_file_' + split]
         pairs = make_pairs(usable_names(pose_utils.load_annotations(annotations_path)))
         if not pairs:
             raise ValueError('%s gives no pairs: no person has two images with the torso points '
                              '(Rhip, Lhip, Lsho, Rsho) present' % annotations_path)
         pairs_of_split[split] = pairs if split == 'train' else sample_pairs(pairs, images_for_test)
     for split, pairs in pairs_of_split.items():
-        pose_utils.save_pairs(os.path.join(data_root, '%s-pairs-%s.csv' % (dataset, split)), pairs)
+        pose_utils.save_pairs(paths['pairs_file_' + split], pairs)
     return len(pairs_of_split['train']), len(pairs_of_split['test'])
 
 

@@ -21,7 +21,6 @@ from PIL import Image
 
 import pose_transform
 import pose_utils
-from compute_cordinates import read_rgb_image
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.webp')
 GIF_NAME = 'demo.gif'
@@ -125,8 +124,8 @@ def run_demo(args):
     names = frame_names(args.target_images_dir)
     if not os.path.isfile(args.source_image):
         raise FileNotFoundError('source image not found: %s' % args.source_image)
-    originals = [read_rgb_image(args.source_image)] + [read_rgb_image(os.path.join(args.target_images_dir, name))
-                                                       for name in names]
+    originals = [pose_utils.load_image(path) for path in
+                 [args.source_image] + [os.path.join(args.target_images_dir, name) for name in names]]
     images = [resize_image(image, args.image_size) for image in originals]
     if args.keypoints_csv:
         all_names = [os.path.basename(args.source_image)] + names
@@ -144,7 +143,7 @@ def run_demo(args):
     print('Number of pairs: %d (of %d frames)' % (len(valid), len(names)))
     background = None
     if args.use_bg:
-        background = resize_image(read_rgb_image(args.bg_image), args.image_size)
+        background = resize_image(pose_utils.load_image(args.bg_image), args.image_size)
     generator = conv_layers.make_generator(**conv_layers.network_options(args))
     weight_files.load_weights(generator, args.generator_checkpoint)
     generated = generate(generator, source_image, source_kp, [frame_kps[i] for i in valid], args, background)

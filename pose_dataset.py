@@ -96,7 +96,10 @@ def heatmaps_tf(kp, image_size, sigma=pose_utils.HM_SIGMA, pose_map='stepped'):
 
 
 def _read_image_tf(path, image_size):
-    """(H, W, 3) float32 in [-1, 1]; an image of another size fails naming its path."""
+    """(H, W, 3) float32 in [-1, 1]; an image of another size fails naming its path.
+
+    The training pipeline's reader: TensorFlow ops, so that tf.data decodes in parallel threads inside
+    the graph, where pose_utils.load_image (PIL, the reader of every numpy path) would hold the GIL."""
     data = tf.io.read_file(path)
     # INTEGER_ACCURATE: the same pixels as PIL / skimage.io.imread (the reference's reader); TF's
     # default JPEG DCT differs by up to a few levels.

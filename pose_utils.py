@@ -333,7 +333,8 @@ def deprocess_image(image):
 
 
 def load_image(path):
-    """uint8 (H, W, 3) pixels of an image file; FileNotFoundError/ValueError name the file."""
+    """uint8 (H, W, 3) RGB pixels of an image file (grey levels repeated, alpha dropped), the one numpy
+    image reader of the project; FileNotFoundError/ValueError name the file."""
     if not os.path.isfile(path):
         raise FileNotFoundError('image not found: %s' % path)
     try:

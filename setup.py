@@ -16,12 +16,12 @@ setup(
         'numpy>=1.26',
         'scipy>=1.11',
         'scikit-image>=0.22',
-        'pandas>=2.0',
         'tqdm>=4.66',
         'h5py>=3.10',
         'matplotlib>=3.8',
         'tensorboard>=2.16',  # tf.summary's scalars and images, and the viewer of the run logs
         'opencv-python-headless>=4.8,<5',  # OpenCV 5 dropped the Caffe importer the SSD score needs
     ],
-    extras_require={'test': ['pytest>=8']},
+    # pandas: the tests check the test-pair sampling against the reference's DataFrame.sample.
+    extras_require={'test': ['pytest>=8', 'pandas>=2.0']},
 )

@@ -39,8 +39,8 @@ def flip_cords(cords, width):
 
 def flip_train_data(data_root, dataset):
     """Writes the flipped copies and their keypoints; returns (flipped images, new annotation rows)."""
-    annotations_path = os.path.join(data_root, '%s-annotation-train.csv' % dataset)
-    images_dir = os.path.join(data_root, dataset + '-dataset', 'train')
+    paths = cmd.dataset_paths(data_root, dataset)
+    annotations_path, images_dir = paths['annotations_file_train'], paths['images_dir_train']
     annotations = pose_utils.load_annotations(annotations_path)
     if not os.path.isdir(images_dir):
         raise FileNotFoundError('image folder not found: %s' % images_dir)

@@ -31,11 +31,9 @@ JPEG_QUALITY = 95
 
 def dataset_paths(data_root, dataset):
     """The five outputs (the image folder and four CSVs) in the order they are moved into place, pairs last."""
-    return [os.path.join(data_root, dataset + '-dataset'),
-            os.path.join(data_root, '%s-annotation-train.csv' % dataset),
-            os.path.join(data_root, '%s-annotation-test.csv' % dataset),
-            os.path.join(data_root, '%s-pairs-train.csv' % dataset),
-            os.path.join(data_root, '%s-pairs-test.csv' % dataset)]
+    paths = cmd.dataset_paths(data_root, dataset)
+    return [os.path.dirname(paths['images_dir_train'])] + [
+        paths[name] for name in ('annotations_file_train', 'annotations_file_test', 'pairs_file_train', 'pairs_file_test')]
 
 
 def is_complete(data_root, dataset):
@@ -77,16 +75,16 @@ def write_split(folder, persons, images_per_identity, image_size, seed, progress
 def build(root, dataset, train_identities, test_identities, images_per_identity, seed, test_pairs=1000):
     """Writes the whole dataset under ``root``; returns (train pairs, test pairs)."""
     image_size = cmd.IMAGE_SIZES[dataset]
+    paths = cmd.dataset_paths(root, dataset)
     persons = {'train': range(1, train_identities + 1),
                'test': range(train_identities + 1, train_identities + test_identities + 1)}
     # The whole build takes about 40 s at the default size: show that it is moving.
     with tqdm(total=train_identities + test_identities, desc='building %s' % dataset, unit='person',
               dynamic_ncols=True) as progress:
         for split, split_persons in persons.items():
-            annotations = write_split(os.path.join(root, dataset + '-dataset', split), split_persons,
+            annotations = write_split(paths['images_dir_' + split], split_persons,
                                       images_per_identity, image_size, seed, progress)
-            pose_utils.save_annotations(os.path.join(root, '%s-annotation-%s.csv' % (dataset, split)),
-                                        annotations)
+            pose_utils.save_annotations(paths['annotations_file_' + split], annotations)
     return create_pairs_dataset.write_pairs_files(root, dataset, images_for_test=test_pairs)
 
 

@@ -44,11 +44,10 @@ def resize_image(image, target_size=TARGET_SIZE, crop=CROP):
 def resize_fasion(data_root, source='fasion', target='fasion128'):
     """Writes TARGET's images and annotation CSVs from SOURCE's; returns (resized, skipped) counts."""
     resized = skipped = 0
+    source_paths, target_paths = cmd.dataset_paths(data_root, source), cmd.dataset_paths(data_root, target)
     for split in ('train', 'test'):
-        annotations_path = os.path.join(data_root, '%s-annotation-%s.csv' % (source, split))
-        annotations = pose_utils.load_annotations(annotations_path)
-        source_dir = os.path.join(data_root, source + '-dataset', split)
-        target_dir = os.path.join(data_root, target + '-dataset', split)
+        annotations = pose_utils.load_annotations(source_paths['annotations_file_' + split])
+        source_dir, target_dir = source_paths['images_dir_' + split], target_paths['images_dir_' + split]
         if not os.path.isdir(source_dir):
             raise FileNotFoundError('image folder not found: %s' % source_dir)
         for name in sorted(os.listdir(source_dir)):
@@ -66,7 +65,7 @@ def resize_fasion(data_root, source='fasion', target='fasion128'):
             pose_utils.save_image(destination, resize_image(image))
             resized += 1
         pose_utils.save_annotations(
-            os.path.join(data_root, '%s-annotation-%s.csv' % (target, split)),
+            target_paths['annotations_file_' + split],
             {name: resize_cords(cords) for name, cords in annotations.items()})
     return resized, skipped
 

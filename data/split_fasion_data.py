@@ -51,9 +51,10 @@ def raw_images(raw_dir):
 def split_fasion(data_root, raw_dir=None):
     """Copies every annotated raw image to its split; returns (copied, skipped as present, unlisted)."""
     raw_dir = raw_dir or os.path.join(data_root, 'fasion')
+    paths = cmd.dataset_paths(data_root, 'fasion')
     split_of = {}
     for split in ('train', 'test'):
-        path = os.path.join(data_root, 'fasion-annotation-%s.csv' % split)
+        path = paths['annotations_file_' + split]
         for name in pose_utils.load_annotations(path):
             if name in split_of and split_of[name] != split:
                 raise ValueError('%s lists %s, which fasion-annotation-%s.csv lists too'
@@ -70,7 +71,7 @@ def split_fasion(data_root, raw_dir=None):
         if name not in split_of:
             unlisted += 1
             continue
-        destination = os.path.join(data_root, 'fasion-dataset', split_of[name], name)
+        destination = os.path.join(paths['images_dir_' + split_of[name]], name)
         if os.path.exists(destination):
             skipped += 1
             continue
