@@ -29,6 +29,7 @@ def _run(code, cwd=ROOT):
                           capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_importing_cmd_first_then_tensorflow_keeps_the_project_module():
     result = _run('''
         import cmd

@@ -72,6 +72,7 @@ def demo_setup(tmp_path_factory):
                 frames_dir=str(frames_dir), csv=csv_path, rows=rows, checkpoint=checkpoint, generator=generator)
 
 
+@pytest.mark.slow
 def test_demo_command_line_end_to_end(demo_setup):
     s = demo_setup
     out = str(s['root'] / 'generated')
@@ -146,6 +147,7 @@ def test_reid_pairs_are_seeded_and_never_the_same_image():
         assert name not in targets and len(set(targets)) == 10  # 11 others: no repeats needed
 
 
+@pytest.mark.slow
 def test_reid_command_line_end_to_end(demo_setup):
     s = demo_setup
     out = str(s['root'] / 'reid')

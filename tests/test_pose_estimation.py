@@ -381,6 +381,7 @@ def test_full_image_through_cordinates_from_image_file(tmp_path, estimator):
 
 # ---- The script ---------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_script_appends_and_resumes(tmp_path, capsys):
     rng = np.random.default_rng(6)
     for split, names in (('train', ['0001_a.jpg', '0001_b.jpg']), ('test', ['0002_a.png'])):

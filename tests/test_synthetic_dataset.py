@@ -225,6 +225,7 @@ def test_larger_dataset_size_renders():
     assert (cords[TORSO, 0] >= 0).any()
 
 
+@pytest.mark.slow
 def test_command_line_end_to_end(tmp_path):
     command = [sys.executable, 'data/make_synthetic_dataset.py', '--data_root', str(tmp_path),
                '--train_identities', '3', '--test_identities', '2', '--images_per_identity', '3']

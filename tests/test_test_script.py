@@ -47,6 +47,7 @@ def person_keypoints(seed):
     return np.stack([rng.integers(10, 118, 18), rng.integers(5, 59, 18)], axis=1)
 
 
+@pytest.mark.slow
 def test_score_generated_images_against_the_metrics(tmp_path):
     pairs = [('f%d.jpg' % i, 't%d.jpg' % i) for i in range(12)]
     keypoints = {to: person_keypoints(i) for i, (_, to) in enumerate(pairs)}
@@ -92,6 +93,7 @@ def run_test_script(*flags):
                           text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_command_line_generates_scores_and_reloads(tmp_path, monkeypatch):
     checkpoint = make_dataset_and_checkpoint(tmp_path)
     images_dir = tmp_path / 'generated'

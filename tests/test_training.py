@@ -98,6 +98,7 @@ def test_reconstruction_terms_are_the_paper_losses(synthetic_root, tmp_path):
     np.testing.assert_allclose(terms['G_gan'], -4 * np.log(d_fake + 1e-7).mean(axis=1), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_mixed_precision_step_keeps_float32_weights(synthetic_root, tmp_path):
     args = training_args(synthetic_root, tmp_path, '--warp_skip', 'mask', '--mixed_precision', '1')
     gan = make_gan(args)

@@ -28,6 +28,7 @@ def _state(trainer):
             + gan.g_optimizer.variables + gan.d_optimizer.variables]
 
 
+@pytest.mark.slow
 def test_two_epochs_equal_one_then_resume_one(synthetic_root, tmp_path):
     straight = train(training_args(synthetic_root, tmp_path / 'a', *FLAGS, '--number_of_epochs', '2'))
     train(training_args(synthetic_root, tmp_path / 'b', *FLAGS, '--number_of_epochs', '1'))
@@ -40,6 +41,7 @@ def test_two_epochs_equal_one_then_resume_one(synthetic_root, tmp_path):
         assert [row['epoch'] for row in csv.DictReader(f)] == ['0', '1']
 
 
+@pytest.mark.slow
 def test_training_ratio_two_updates_the_discriminator_twice_per_step(synthetic_root, tmp_path):
     args = training_args(synthetic_root, tmp_path, '--warp_skip', 'none', '--training_ratio', '2',
                          '--batches_per_epoch', '2')
@@ -49,6 +51,7 @@ def test_training_ratio_two_updates_the_discriminator_twice_per_step(synthetic_r
     assert all(np.isfinite(v) for v in values.values())
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_naming_the_term_and_keeps_the_checkpoint(synthetic_root, tmp_path):
     train(training_args(synthetic_root, tmp_path, *FLAGS))
     pointer = checkpoints.read_pointer(str(tmp_path / 'checkpoints'))
@@ -65,6 +68,7 @@ def test_nan_loss_stops_naming_the_term_and_keeps_the_checkpoint(synthetic_root,
     assert all(np.isfinite(v).all() for v in _state(trainer))
 
 
+@pytest.mark.slow
 def test_a_save_interrupted_at_any_point_leaves_the_previous_state(synthetic_root, tmp_path, monkeypatch):
     args = training_args(synthetic_root, tmp_path, *FLAGS)
     trainer = train(args)
@@ -112,6 +116,7 @@ KILLED_WRITER = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_sigkill_while_writing_leaves_a_loadable_state(tmp_path):
     """The writer kills itself (gan/checkpoints.KILL_BEFORE_RENAME) once the third state is written
     under its temporary name: the second one must still load, whole."""
@@ -135,6 +140,7 @@ def test_sigkill_while_writing_leaves_a_loadable_state(tmp_path):
     assert np.all(kernel == 2.0)
 
 
+@pytest.mark.slow
 def test_train_py_end_to_end(synthetic_root, tmp_path):
     out = tmp_path / 'run'
     command = [sys.executable, 'train.py', '--dataset', 'synthetic', '--data_root', synthetic_root,

@@ -275,6 +275,7 @@ def test_warp_and_its_gradient_equal_tensorflows_projective_transform_kernel(par
     np.testing.assert_allclose(got_grad, want_grad, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_nearest_warp_equals_the_kernel_on_real_part_transforms_at_every_level():
     """Real Market-1501 poses (consecutive images of one person), every level the generator warps and
     the warp discriminator's 63x31 map (translations divided by 2 and 2): the forward pass equal to the
