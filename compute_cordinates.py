@@ -21,6 +21,7 @@ from scipy.ndimage import gaussian_filter
 from tqdm import tqdm
 
 import pose_utils
+from script_errors import run_script
 
 # The 19 limbs are pose_utils.LIMB_SEQ (0-based keypoint pairs), taken in that order when people are
 # assembled; the part-affinity channels (x, y) of each limb, in the same order:
@@ -218,7 +219,8 @@ def main(argv=None):
     parser = cmd.compute_cordinates_parser()
     args = cmd.add_dataset_paths(parser.parse_args(argv))
     from pose_estimator import load_pose_estimator
-    try:
+
+    def work():
         splits = [(getattr(args, 'images_dir_' + split), getattr(args, 'annotations_file_' + split))
                   for split in ('train', 'test')]
         # The network is built only when some image is left (a finished run resumes at once).
@@ -228,10 +230,7 @@ def main(argv=None):
                 model = load_pose_estimator(args.pose_estimator)
             written = annotate_folder(model, images_dir, annotations_file, args.scale_search)
             print('%s: %d new rows' % (annotations_file, written))
-    except (FileNotFoundError, ValueError) as error:
-        print('compute_cordinates.py: error: %s' % error, file=sys.stderr)
-        return 1
-    return 0
+    return run_script('compute_cordinates.py', work)
 
 
 if __name__ == '__main__':

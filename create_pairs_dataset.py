@@ -10,12 +10,12 @@ then sampled without replacement exactly as the reference's ``DataFrame.sample(n
 ``numpy.random.RandomState(0).choice(count, n, replace=False)``, in the sampled order.
 """
 import itertools
-import os
 import sys
 
 import numpy as np
 
 import pose_utils
+from script_errors import run_script
 
 JUNK_PREFIXES = ('-1', '0000')
 
@@ -67,14 +67,12 @@ def write_pairs_files(data_root, dataset, images_for_test=12000):
 
 def main(argv=None):
     args = cmd.create_pairs_parser().parse_args(argv)
-    try:
+
+    def work():
         train_count, test_count = write_pairs_files(args.data_root, args.dataset, args.images_for_test)
-    except (ValueError, FileNotFoundError) as error:
-        print('create_pairs_dataset.py: error: %s' % error, file=sys.stderr)
-        return 1
-    print('%s: %d training pairs, %d test pairs written to %s'
-          % (args.dataset, train_count, test_count, args.data_root))
-    return 0
+        return '%s: %d training pairs, %d test pairs written to %s' % (args.dataset, train_count, test_count,
+                                                                      args.data_root)
+    return run_script('create_pairs_dataset.py', work)
 
 
 if __name__ == '__main__':

@@ -21,6 +21,7 @@ from PIL import Image
 
 import pose_transform
 import pose_utils
+from script_errors import run_script
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.webp')
 GIF_NAME = 'demo.gif'
@@ -152,18 +153,12 @@ def run_demo(args):
 
 
 def main(argv=None):
-    parser = cmd.demo_parser()
-    args = cmd.add_dataset_paths(parser.parse_args(argv))
-    cmd.validate_training_args(args, parser)
-    if args.generator_checkpoint is None:
-        parser.error('--generator_checkpoint is required')
-    try:
+    args = cmd.parse_generator_args(cmd.demo_parser(), argv)
+
+    def work():
         paths, gif_path = run_demo(args)
-    except (FileNotFoundError, ValueError) as error:
-        print('demo.py: error: %s' % error, file=sys.stderr)
-        return 1
-    print('Saved %d frames and %s' % (len(paths), gif_path))
-    return 0
+        return 'Saved %d frames and %s' % (len(paths), gif_path)
+    return run_script('demo.py', work)
 
 
 if __name__ == '__main__':

@@ -14,6 +14,7 @@ import cmd  # noqa: E402  (first, see cmd.py)
 import numpy as np  # noqa: E402
 
 import pose_utils  # noqa: E402
+from script_errors import run_script  # noqa: E402
 
 FLIP_SUFFIX = 'r'
 
@@ -72,13 +73,10 @@ def flip_train_data(data_root, dataset):
 
 def main(argv=None):
     args = cmd.flip_train_parser().parse_args(argv)
-    try:
-        written, rows = flip_train_data(args.data_root, args.dataset)
-    except (ValueError, FileNotFoundError) as error:
-        print('flip_train_data.py: error: %s' % error, file=sys.stderr)
-        return 1
-    print('wrote %d flipped images and %d annotation rows' % (written, rows))
-    return 0
+
+    def work():
+        return 'wrote %d flipped images and %d annotation rows' % flip_train_data(args.data_root, args.dataset)
+    return run_script('flip_train_data.py', work)
 
 
 if __name__ == '__main__':

@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 import skimage.transform  # noqa: E402
 
 import pose_utils  # noqa: E402
+from script_errors import run_script  # noqa: E402
 
 SOURCE_SIZE = (256, 256)
 TARGET_SIZE = (128, 64)
@@ -72,13 +73,11 @@ def resize_fasion(data_root, source='fasion', target='fasion128'):
 
 def main(argv=None):
     args = cmd.resize_fasion_parser().parse_args(argv)
-    try:
+
+    def work():
         resized, skipped = resize_fasion(args.data_root, args.source, args.target)
-    except (ValueError, FileNotFoundError) as error:
-        print('resize_fasion.py: error: %s' % error, file=sys.stderr)
-        return 1
-    print('resized %d images (%d already there); wrote %s annotations' % (resized, skipped, args.target))
-    return 0
+        return 'resized %d images (%d already there); wrote %s annotations' % (resized, skipped, args.target)
+    return run_script('resize_fasion.py', work)
 
 
 if __name__ == '__main__':

@@ -17,6 +17,7 @@ import re  # noqa: E402
 import shutil  # noqa: E402
 
 import pose_utils  # noqa: E402
+from script_errors import run_script  # noqa: E402
 
 GENDERS = ('MEN', 'WOMEN')
 ID_FOLDER = re.compile(r'^id_(\d+)$')
@@ -88,13 +89,11 @@ def split_fasion(data_root, raw_dir=None):
 
 def main(argv=None):
     args = cmd.split_fasion_parser().parse_args(argv)
-    try:
-        copied, skipped, unlisted = split_fasion(args.data_root, args.raw_dir)
-    except (ValueError, FileNotFoundError) as error:
-        print('split_fasion_data.py: error: %s' % error, file=sys.stderr)
-        return 1
-    print('copied %d images, %d already there, %d not in either annotation file' % (copied, skipped, unlisted))
-    return 0
+
+    def work():
+        return ('copied %d images, %d already there, %d not in either annotation file'
+                % split_fasion(args.data_root, args.raw_dir))
+    return run_script('split_fasion_data.py', work)
 
 
 if __name__ == '__main__':

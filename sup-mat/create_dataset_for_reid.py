@@ -24,6 +24,7 @@ from tqdm import tqdm  # noqa: E402
 import pose_utils  # noqa: E402
 from create_pairs_dataset import person_id, usable_names  # noqa: E402
 from data.make_synthetic_dataset import ensure_dataset  # noqa: E402
+from script_errors import run_script  # noqa: E402
 
 TRAIN_LIST_PREFIX = 'dataset/bounding_box_train/'
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
@@ -97,17 +98,14 @@ def write_train_list(images_dir, list_path, generated_as_separate=False):
 
 
 def main(argv=None):
-    parser = cmd.reid_parser()
-    args = cmd.add_dataset_paths(parser.parse_args(argv))
-    cmd.validate_training_args(args, parser)
-    if args.generator_checkpoint is None:
-        parser.error('--generator_checkpoint is required')
+    args = cmd.parse_generator_args(cmd.reid_parser(), argv)
     ensure_dataset(args)
     pairs_file = args.reid_pairs_file or os.path.join(args.data_root, args.dataset + '-re-id-pairs.csv')
     train_list = args.reid_train_list or os.path.join(args.generated_images_dir, 'train.txt')
     import conv_layers
     import weight_files
-    try:
+
+    def work():
         # The checkpoint first: a wrong or damaged one stops the run before anything is written.
         generator = conv_layers.make_generator(**conv_layers.network_options(args))
         weight_files.load_weights(generator, args.generator_checkpoint)
@@ -120,11 +118,8 @@ def main(argv=None):
             for name in sorted(os.listdir(args.images_dir_train)):
                 shutil.copy(os.path.join(args.images_dir_train, name), args.generated_images_dir)
         count = write_train_list(args.generated_images_dir, train_list, args.generated_as_separate)
-    except (FileNotFoundError, ValueError) as error:
-        print('create_dataset_for_reid.py: error: %s' % error, file=sys.stderr)
-        return 1
-    print('Wrote %d training list rows to %s' % (count, train_list))
-    return 0
+        return 'Wrote %d training list rows to %s' % (count, train_list)
+    return run_script('create_dataset_for_reid.py', work)
 
 
 if __name__ == '__main__':
