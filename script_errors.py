@@ -1,4 +1,4 @@
-"""How every script ends: its summary line on success, or, for the errors a user can fix (a missing
+"""How the scripts end: their summary line on success, or, for the errors a user can fix (a missing
 file, bad data), one line ``SCRIPT: error: ...`` on stderr and exit status 1 instead of a traceback."""
 import sys
 
