@@ -71,6 +71,7 @@ def random_keras_inception(tmp_path_factory):
     return network, path
 
 
+@pytest.mark.slow
 def test_keras_inception_loads_the_file_and_batches(random_keras_inception):
     import tensorflow as tf
     network, path = random_keras_inception
@@ -91,6 +92,7 @@ def test_keras_inception_loads_the_file_and_batches(random_keras_inception):
     assert provenance['comparable_to_paper'] is False and 'NOT comparable' in provenance['note']
 
 
+@pytest.mark.slow
 def test_keras_inception_refuses_another_file(tmp_path):
     path = str(tmp_path / 'other.h5')
     with h5py.File(path, 'w') as f:
