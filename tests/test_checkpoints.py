@@ -164,7 +164,8 @@ def test_round_trip_of_project_format(tmp_path):
 
 def test_file_written_with_keras_own_transposed_convolution_loads(tmp_path, monkeypatch):
     """Weight files key layers by class name: a generator built with keras.layers.Conv2DTranspose (as
-    the project's first version was) loads into conv_layers' GEMM-computing subclass, same outputs."""
+    any plain Keras 3 build of these networks is) loads into conv_layers' GEMM-computing subclass, same
+    outputs."""
     with monkeypatch.context() as patch:
         patch.setattr(conv_layers, 'Conv2DTranspose', keras.layers.Conv2DTranspose)
         source = mask_generator()
