@@ -185,6 +185,27 @@ def train_parser(description='Deformable GAN: training and testing (train.py, te
     return parser
 
 
+def _shard(text):
+    try:
+        index, count = (int(value) for value in text.split('/'))
+    except ValueError:
+        raise argparse.ArgumentTypeError('must be I/N (shard I of N, counted from 0), got %s' % text)
+    if count < 1 or not 0 <= index < count:
+        raise argparse.ArgumentTypeError('shard I/N needs 0 <= I < N, got %s' % text)
+    return index, count
+
+
+def add_shard_flags(parser):
+    """test.py's split of the test pairs over processes (README, "Several machines")."""
+    parser.add_argument('--shard', default=None, type=_shard,
+                        help='I/N: generate and score only shard I of N of the test pairs (a contiguous '
+                             'block in pairs-file order); its scores go to a partial file for --merge_shards.')
+    parser.add_argument('--merge_shards', default=0, type=_non_negative_int,
+                        help='N: write scores.json from the partial files of shards 0/N .. N-1/N in '
+                             '--generated_images_dir (the same scores as one process).')
+    return parser
+
+
 def _none_or_path(text):
     return None if text in ('none', 'None', '') else text
 

@@ -93,7 +93,7 @@ class PairScores:
         if count == 0:
             raise ValueError('no pairs to score')
         scores = {name: float(np.mean(values)) for name, values in self.per_pair.items()}
-        if self.inception is not None:
+        if self.outputs['probabilities']:
             outputs = {name: np.concatenate(values) for name, values in self.outputs.items()}
             splits = min(INCEPTION_SPLITS, count)
             scores['inception_score'] = list(inception_score(outputs['probabilities'], splits))
@@ -157,17 +157,30 @@ def other_pngs(folder, pairs):
     return sorted(name for name in os.listdir(folder) if name.lower().endswith('.png') and name not in current)
 
 
+def shard_bounds(shard, total):
+    """[start, stop) of shard i of n (``shard`` = (i, n)) of ``total`` pairs in pairs-file order."""
+    index, count = shard
+    return index * total // count, (index + 1) * total // count
+
+
 def open_test_pairs(args):
-    """(pairs, skipped pairs, keypoints, batches) of the test set. The pairs, keypoints and images are
-    checked here (pose_dataset), and the checkpoint is loaded before the first image is written."""
+    """(pairs, skipped pairs, keypoints, batches) of the test set; with --shard i/n the batches are
+    those of the shard's pairs only. The pairs, keypoints and images are checked here (pose_dataset),
+    and the checkpoint is loaded before the first image is written."""
     from pose_dataset import PoseHMDataset, load_keypoints, load_usable_pairs
     if args.load_generated_images:
         keypoints = load_keypoints([args.annotations_file_train, args.annotations_file_test], args.image_size)
         pairs, skipped = load_usable_pairs(args.pairs_file_test, keypoints, args.skip_invalid_pairs)
-        return pairs, skipped, keypoints, loaded_batches(args, pairs)
+        start, stop = shard_bounds(args.shard, len(pairs)) if args.shard else (0, len(pairs))
+        return pairs, skipped, keypoints, loaded_batches(args, pairs[start:stop])
     dataset = PoseHMDataset.from_args(args)
     keypoints = dict(zip(dataset.names, dataset.keypoints))
-    return dataset.pairs['test'], dataset.skipped_pairs['test'], keypoints, generated_batches(args, dataset)
+    pairs = list(dataset.pairs['test'])
+    if args.shard:   # the dataset's test split becomes the shard's pairs
+        start, stop = shard_bounds(args.shard, len(pairs))
+        dataset.pairs['test'] = dataset.pairs['test'][start:stop]
+        dataset.pair_index['test'] = dataset.pair_index['test'][start:stop]
+    return pairs, dataset.skipped_pairs['test'], keypoints, generated_batches(args, dataset)
 
 
 def score_batches(scorer, batches, total, args):
@@ -211,6 +224,8 @@ TRAINING_ONLY_FLAGS = ('output_dir', 'training_ratio', 'l1_penalty_weight', 'gan
                        'display_ratio', 'start_epoch', 'pose_estimator', 'images_for_test', 'cache_pose_rep',
                        'batches_per_epoch', 'mixed_precision', 'resume', 'log_dir', 'distribute', 'vgg_weights',
                        'tmp_dir', 'tmp_pose_dir')
+# How the pairs were split over processes: not what was scored.
+SHARD_FLAGS = ('shard', 'merge_shards')
 # Flags that change what a generator computes without changing its weights' shapes, so that loading
 # the checkpoint does not catch a difference from its training run.
 GENERATOR_FLAGS = ('warp_skip', 'warp_agg', 'use_input_pose', 'use_bg', 'pose_rep_type', 'width_factor',
@@ -221,7 +236,8 @@ def flag_records(args):
     """scores.json's flags: test.py's own (``test_flags``) and, apart, those of the run that made the
     checkpoint (``training_flags``), read from the options.json that train.py writes beside it (None
     without one). A generator flag that differs between the two is warned about."""
-    test_flags = {k: v for k, v in vars(args).items() if not k.startswith('_') and k not in TRAINING_ONLY_FLAGS}
+    test_flags = {k: v for k, v in vars(args).items()
+                  if not k.startswith('_') and k not in TRAINING_ONLY_FLAGS + SHARD_FLAGS}
     options_path = training_flags = None
     if not args.load_generated_images:
         options_path = os.path.join(os.path.dirname(os.path.abspath(args.generator_checkpoint)), 'options.json')
@@ -254,7 +270,11 @@ def find_inception(args):
 
 
 def evaluate(args):
-    """Generates (or reads) every test pair and scores them; returns the dict written to scores.json."""
+    """Generates (or reads) every test pair and scores them; returns the dict written to scores.json.
+    With --shard i/n: only the shard's pairs, and their scores go to the shard's partial file
+    (``merge_shards`` makes scores.json from all of them)."""
+    if args.merge_shards:
+        return merge_shards(args)
     pairs, skipped_pairs, target_keypoints, batches = open_test_pairs(args)
     if not pairs:
         raise ValueError('%s holds no usable test pairs' % args.pairs_file_test)
@@ -270,8 +290,9 @@ def evaluate(args):
     print(('Loading images from %s...' if args.load_generated_images else 'Generate images to %s...')
           % args.generated_images_dir)
     started = time.time()
-    scoring_seconds = score_batches(scorer, batches, len(pairs), args)
-    scores = scorer.result()
+    start, stop = shard_bounds(args.shard, len(pairs)) if args.shard else (0, len(pairs))
+    scoring_seconds = score_batches(scorer, batches, stop - start, args)
+    scores = None if args.shard else scorer.result()
     report = {'scores': scores, 'pairs': len(pairs), 'seconds': round(time.time() - started, 1),
               'scoring_seconds': round(scoring_seconds, 1),
               'skipped': {name: skipped_because for name in INCEPTION_SCORES} if inception is None else {},
@@ -280,9 +301,76 @@ def evaluate(args):
               'generator_checkpoint': None if args.load_generated_images else os.path.abspath(args.generator_checkpoint),
               'pairs_file': os.path.abspath(args.pairs_file_test), 'skipped_pairs': len(skipped_pairs),
               'ignored_pngs': len(ignored), **flags}
+    if args.shard:
+        path = save_shard(args, scorer, pairs[start:stop], report)
+        print('Shard %d/%d (pairs %d to %d of %d) written to %s; once every shard is done, run the same '
+              'command with --merge_shards %d instead of --shard to write %s'
+              % (args.shard + (start, stop - 1, len(pairs), path, args.shard[1], SCORES_FILE)))
+        return report
     write_json(os.path.join(args.generated_images_dir, SCORES_FILE), report)
     print(summary_line(scores))
     if inception is not None:
+        print(report['inception_network']['note'])
+    return report
+
+
+# ---- Evaluation in shards (--shard i/n, then --merge_shards n) --------------------------------
+
+def shard_file(folder, index, count):
+    return os.path.join(folder, 'scores.shard-%d-of-%d.npz' % (index, count))
+
+
+def save_shard(args, scorer, pairs, report):
+    """The shard's partial results: its pairs, per-pair scores and Inception outputs (what IS and FID
+    need over all images), and its report, in one file written atomically."""
+    path = shard_file(args.generated_images_dir, *args.shard)
+    arrays = {'pairs': np.array(pairs, dtype=str).reshape(-1, 2), 'report': np.array(json.dumps(report, default=str))}
+    arrays.update({'per_pair_' + name: np.asarray(values, np.float64) for name, values in scorer.per_pair.items()})
+    arrays.update({'outputs_' + name: np.concatenate(values) for name, values in scorer.outputs.items() if values})
+    with open(path + '.tmp', 'wb') as f:
+        np.savez(f, **arrays)
+    os.replace(path + '.tmp', path)
+    return path
+
+
+def merge_shards(args):
+    """scores.json from the partial files of --merge_shards n shards: the per-pair scores and Inception
+    outputs of every pair, in pairs-file order, scored together (IS and FID over all images, as one
+    process computes them); the report is the shards' (seconds summed)."""
+    from pose_dataset import load_keypoints
+    count = args.merge_shards
+    paths = [shard_file(args.generated_images_dir, index, count) for index in range(count)]
+    missing = [index for index, path in enumerate(paths) if not os.path.exists(path)]
+    if missing:
+        raise FileNotFoundError('%s is missing: run test.py with --shard %d/%d first (shards missing: %s)'
+                                % (paths[missing[0]], missing[0], count, ', '.join(map(str, missing))))
+    shards = []
+    for path in paths:
+        with np.load(path) as data:
+            shards.append({name: data[name] for name in data.files})
+    reports = [json.loads(str(shard['report'])) for shard in shards]
+    first = reports[0]
+    pairs = [tuple(pair) for shard in shards for pair in shard['pairs'].tolist()]
+    for name in ('pairs', 'pairs_file', 'generator_checkpoint', 'inception_model'):
+        if any(report[name] != first[name] for report in reports):
+            raise ValueError('the shards in %s were made by different runs (their %s differ): run every shard '
+                             'with the same command' % (args.generated_images_dir, name))
+    if len(pairs) != first['pairs']:
+        raise ValueError('the %d shards hold %d pairs, the test set %d: were they made with --shard i/%d?'
+                         % (count, len(pairs), first['pairs'], count))
+    keypoints = load_keypoints([args.annotations_file_train, args.annotations_file_test], args.image_size)
+    scorer = PairScores(args.image_size, keypoints)
+    for name in scorer.per_pair:
+        scorer.per_pair[name] = [float(v) for shard in shards for v in shard['per_pair_' + name]]
+    for name in scorer.outputs:
+        scorer.outputs[name] = [shard['outputs_' + name] for shard in shards if 'outputs_' + name in shard]
+    report = dict(first, scores=scorer.result(), seconds=round(sum(r['seconds'] for r in reports), 1),
+                  scoring_seconds=round(sum(r['scoring_seconds'] for r in reports), 1),
+                  ignored_pngs=len(other_pngs(args.generated_images_dir, pairs)))
+    write_json(os.path.join(args.generated_images_dir, SCORES_FILE), report)
+    print('Merged %d shards of %s' % (count, args.generated_images_dir))
+    print(summary_line(report['scores']))
+    if report['inception_network']:
         print(report['inception_network']['note'])
     return report
 
@@ -316,9 +404,16 @@ def write_json(path, content):
 
 
 def parse_args(argv=None):
-    parser = cmd.train_parser()
+    parser = cmd.add_shard_flags(cmd.train_parser())
     args = cmd.add_dataset_paths(parser.parse_args(argv))
     cmd.validate_training_args(args, parser)
+    if args.shard and args.merge_shards:
+        parser.error('--shard scores one shard, --merge_shards merges them afterwards: give one of them')
+    if args.merge_shards:
+        if not os.path.isdir(args.generated_images_dir):
+            parser.error('--generated_images_dir %s does not exist (no shards to merge)' % args.generated_images_dir)
+        cmd.check_dataset_files(args, parser, ('annotations',))
+        return args
     if not args.load_generated_images and args.generator_checkpoint is None:
         parser.error('--generator_checkpoint is required (unless --load_generated_images 1)')
     if args.load_generated_images and not os.path.isdir(args.generated_images_dir):

@@ -155,6 +155,16 @@ class Trainer:
     def train(self):
         """The reference's loop: sheet and checkpoint before the epoch, validation after it; then the
         resume state, and after the last epoch the final weights."""
+        try:
+            self._train_epochs()
+        except distribute.PEER_ERRORS as error:
+            lost = distribute.peer_lost(error, self.strategy, distribute.task_name())
+            if lost is None:
+                raise
+            raise lost from error
+        distribute.leave_together(self.strategy)
+
+    def _train_epochs(self):
         args = self.args
         for epoch in range(self.first_epoch, self.end_epoch):
             if self.chief and self.sample_sheet and (epoch + 1) % args.display_ratio == 0:

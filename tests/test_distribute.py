@@ -62,3 +62,32 @@ def test_two_replicas_take_the_same_step_as_one_device(synthetic_root, tmp_path)
     assert lines['replicas'] == '2 1'
     assert float(lines['weight_error']) < 1e-5, result.stdout
     assert float(lines['loss_error']) < 1e-5, result.stdout
+
+
+class _Replicas:
+    def __init__(self, count):
+        self.num_replicas_in_sync = count
+
+
+def test_the_batch_is_global_and_must_divide_by_the_replicas():
+    import pytest
+    from gan import distribute
+    distribute.check_batch(_Replicas(4), 8)   # 2 pairs per replica
+    with pytest.raises(ValueError, match=r'--batch_size 6 is the global batch and must be a multiple of the 4 '
+                                         r'replicas .*e\.g\. 4'):
+        distribute.check_batch(_Replicas(4), 6)
+
+
+def test_the_chief_is_the_only_writer(monkeypatch):
+    from gan import distribute
+    monkeypatch.delenv('TF_CONFIG', raising=False)
+    assert distribute.is_chief() and distribute.number_of_workers() == 1
+    cluster = {'worker': ['localhost:1', 'localhost:2']}
+    for index, chief in ((0, True), (1, False)):
+        monkeypatch.setenv('TF_CONFIG', '{"cluster": %s, "task": {"type": "worker", "index": %d}}'
+                           % (str(cluster).replace("'", '"'), index))
+        assert distribute.is_chief() == chief and distribute.number_of_workers() == 2
+    monkeypatch.setenv('TF_CONFIG', '{"cluster": {}}')
+    import pytest
+    with pytest.raises(distribute.RunError, match='TF_CONFIG must be JSON'):
+        distribute.is_chief()

@@ -1,0 +1,289 @@
+"""Multi-worker training with real workers: two (three) train.py processes on this machine, each with
+its own TF_CONFIG naming localhost ports and one CPU thread, as in README, "Several machines".
+
+- the weights after N steps equal those of one process training with the same global batch;
+- only the chief writes: the other worker is given its own --output_dir / --log_dir, which must stay
+  absent, and the checkpoint folder holds what one process writes;
+- --resume of a multi-worker run continues exactly (weights, Adam states, data order);
+- a worker killed mid-run stops the other one within a bounded time with a clear message, the last
+  checkpoint stays loadable, and a restart with --resume continues.
+
+Every process is started in its own process group, has a deadline, and is killed at the end whatever
+happens. The weight comparisons turn dropout off (``NO_DROPOUT``), as tests/test_distribute.py does:
+every replica draws its dropout masks from the same seed, so with dropout on the masks of a half batch
+differ from those of the same rows in one process.
+"""
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.fixtures_data import synthetic_root  # noqa: F401
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEADLINE = 150          # seconds any one process may live
+# train.py with dropout off, so that a multi-worker step is the one-process step to float32 rounding.
+NO_DROPOUT = ('import sys, keras; keras.layers.Dropout.call = lambda self, inputs, training=False: inputs; '
+              'sys.argv[0] = "train.py"; import train; sys.exit(train.main())')
+
+
+def free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(('127.0.0.1', 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def tf_configs(count):
+    """The TF_CONFIG of each of ``count`` workers on localhost (worker 0 is the chief)."""
+    cluster = {'worker': ['localhost:%d' % port for port in free_ports(count)]}
+    return [json.dumps({'cluster': cluster, 'task': {'type': 'worker', 'index': i}}) for i in range(count)]
+
+
+def flags(data, out, *extra, checkpoints=None):
+    return ['--dataset', 'synthetic', '--data_root', data, '--width_factor', '0.0625', '--warp_skip', 'mask',
+            '--batch_size', '4', '--batches_per_epoch', '2', '--number_of_epochs', '1', '--checkpoint_ratio', '1',
+            '--output_dir', os.path.join(out, 'samples'), '--log_dir', os.path.join(out, 'logs'),
+            '--checkpoints_dir', checkpoints or os.path.join(out, 'checkpoints'),
+            '--tmp_dir', os.path.join(out, 'tmp')] + list(extra)
+
+
+class Processes:
+    """train.py processes, each in its own process group, all killed on leaving the ``with``."""
+
+    def __init__(self, log_dir):
+        self.log_dir = log_dir
+        self.running = []
+
+    def start(self, name, argv, tf_config=None, no_dropout=False):
+        env = dict(os.environ, TF_NUM_INTRAOP_THREADS='1', TF_NUM_INTEROP_THREADS='1', OMP_NUM_THREADS='1',
+                   TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=ROOT)
+        env.pop('TF_CONFIG', None)
+        if tf_config:
+            env['TF_CONFIG'] = tf_config
+        command = [sys.executable] + (['-c', NO_DROPOUT] if no_dropout else ['train.py']) + argv
+        log = open(os.path.join(self.log_dir, name + '.log'), 'w')
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        process.name, process.log, process.started = name, log, time.time()
+        self.running.append(process)
+        return process
+
+    def output(self, process):
+        process.log.flush()
+        with open(process.log.name) as f:
+            return f.read()
+
+    def wait(self, process, timeout=None):
+        """The exit status, or the test fails (and every process is killed) after the deadline."""
+        left = DEADLINE - (time.time() - process.started)
+        try:
+            return process.wait(min(left, timeout) if timeout else left)
+        except subprocess.TimeoutExpired:
+            pytest.fail('%s did not finish in time:\n%s' % (process.name, self.output(process)[-3000:]))
+
+    def finish(self, *processes):
+        for process in processes:
+            assert self.wait(process) == 0, '%s failed:\n%s' % (process.name, self.output(process)[-3000:])
+            assert 'preempted' not in self.output(process), self.output(process)[-3000:]
+
+    def kill(self, process):
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for process in self.running:
+            self.kill(process)
+            process.log.close()
+
+
+def start_workers(processes, data, out, count, *extra, tag='w', no_dropout=True):
+    """``count`` workers of one run: the chief writes to ``out``, the others get their own output and
+    log folders (which must stay absent) and the shared checkpoint folder."""
+    configs = tf_configs(count)
+    checkpoints = os.path.join(out, 'checkpoints')
+    return [processes.start('%s%d' % (tag, i), flags(data, out if i == 0 else os.path.join(out, 'worker%d' % i),
+                                                     *extra, checkpoints=checkpoints),
+                            tf_config=configs[i], no_dropout=no_dropout)
+            for i in range(count)]
+
+
+def weights(path):
+    arrays = {}
+    with h5py.File(path, 'r') as f:
+        f.visititems(lambda name, item: arrays.__setitem__(name, item[()]) if isinstance(item, h5py.Dataset) else None)
+    return arrays
+
+
+def differences(a, b):
+    """|a - b| of every array of two weight files (or resume-state folders), which must hold the same
+    arrays, as one flat float64 vector."""
+    if os.path.isdir(a):
+        a, b = [tf.train.load_checkpoint(os.path.join(x, 'state')) for x in (a, b)]
+        names = sorted(name for name in a.get_variable_to_shape_map() if 'save_counter' not in name and not name.startswith('_'))
+        assert names == sorted(n for n in b.get_variable_to_shape_map() if 'save_counter' not in n and not n.startswith('_'))
+        pairs = [(a.get_tensor(name), b.get_tensor(name)) for name in names]
+    else:
+        wa, wb = weights(a), weights(b)
+        assert sorted(wa) == sorted(wb)
+        pairs = [(wa[name], wb[name]) for name in wa]
+    return np.concatenate([np.abs(np.asarray(x, np.float64) - np.asarray(y, np.float64)).ravel() for x, y in pairs])
+
+
+def files(folder):
+    return sorted(os.path.relpath(os.path.join(d, f), folder) for d, _, names in os.walk(folder) for f in names
+                  if 'tensorboard' not in d)
+
+
+def losses(out):
+    with open(os.path.join(out, 'logs', 'training_log.csv')) as f:
+        return [{k: float(v) for k, v in row.items() if k not in ('epoch', 'seconds')} for row in csv.DictReader(f)]
+
+
+def check_same_as_one_process(out, single, epochs, workers):
+    """The weights after each epoch, the Adam states and the losses of the run in ``out`` are those of
+    one process (``single``) to float32 rounding; the chief wrote what one process writes, the other
+    workers nothing.
+
+    Float32 rounding here: Adam divides each gradient by its running RMS, so a gradient element that is
+    rounding noise (deep layers of this tiny generator) moves its weight by up to a learning rate
+    (2e-4) whatever its size. The same one-process run with oneDNN kernels on and off differs by as
+    much (after 2 steps: 859 of 240,465 generator weights by more than 1e-6, 10 by more than 1e-5, at
+    most 1.9e-4; the discriminator by at most 3e-6), so that is the bound checked."""
+    for epoch in range(1, epochs + 1):
+        for net in ('generator', 'discriminator'):
+            name = 'epoch_%03d_%s.weights.h5' % (epoch, net)
+            d = differences(os.path.join(out, 'checkpoints', name), os.path.join(single, 'checkpoints', name))
+            print('%d workers vs one process, %s: max |difference| %.3g; %d of %d weights differ by more than '
+                  '1e-6, %d by more than 1e-5' % (workers, name, d.max(), (d > 1e-6).sum(), d.size, (d > 1e-5).sum()))
+            assert d.max() < (1e-5 if net == 'discriminator' else 1e-3), (name, d.max())
+            assert (d > 1e-5).mean() < 0.01, (name, (d > 1e-5).sum())
+    for row, one_row in zip(losses(out), losses(single)):
+        for name, value in one_row.items():
+            assert abs(row[name] - value) <= 1e-3 * max(1.0, abs(value)), (name, row[name], value)
+    assert len(losses(out)) == len(losses(single)) == epochs
+    assert files(os.path.join(out, 'checkpoints')) == files(os.path.join(single, 'checkpoints'))
+    assert files(os.path.join(out, 'samples')) == files(os.path.join(single, 'samples'))
+    for i in range(1, workers):   # the non-chief workers wrote nothing
+        assert not os.path.exists(os.path.join(out, 'worker%d' % i)), files(os.path.join(out, 'worker%d' % i))
+
+
+@pytest.mark.slow
+def test_two_workers_train_as_one_process_and_resume_exactly(synthetic_root, tmp_path):
+    one, whole, resumed = (str(tmp_path / name) for name in ('one', 'two', 'resumed'))
+    with Processes(str(tmp_path)) as processes:
+        # At once: one process and two workers train two epochs; two more workers train one epoch...
+        started = [processes.start('one', flags(synthetic_root, one, '--number_of_epochs', '2'), no_dropout=True)]
+        started += start_workers(processes, synthetic_root, whole, 2, '--number_of_epochs', '2')
+        processes.finish(*start_workers(processes, synthetic_root, resumed, 2, tag='first'))
+        assert json.load(open(os.path.join(resumed, 'checkpoints', 'resume.json')))['next_epoch'] == 1
+        # ... then resume for the second.
+        processes.finish(*start_workers(processes, synthetic_root, resumed, 2, '--number_of_epochs', '2', '--resume',
+                                        tag='second'))
+        processes.finish(*started)
+    check_same_as_one_process(whole, one, 2, 2)
+    # The resumed run is the uninterrupted one: same weights, Adam states, data order.
+    for name in ('epoch_001_generator.weights.h5', 'epoch_002_generator.weights.h5',
+                 'epoch_002_discriminator.weights.h5', 'resume_epoch_001'):
+        d = differences(os.path.join(resumed, 'checkpoints', name), os.path.join(whole, 'checkpoints', name))
+        print('resumed vs uninterrupted two-worker run, %s: max |difference| %.3g' % (name, d.max()))
+        assert d.max() == 0, (name, d.max())
+    assert files(os.path.join(resumed, 'checkpoints')) == files(os.path.join(whole, 'checkpoints'))
+
+
+@pytest.mark.slow
+def test_three_workers_train_as_one_process(synthetic_root, tmp_path):
+    out, single = str(tmp_path / 'three'), str(tmp_path / 'one')
+    with Processes(str(tmp_path)) as processes:
+        one = processes.start('one', flags(synthetic_root, single, '--batch_size', '6'), no_dropout=True)
+        processes.finish(*start_workers(processes, synthetic_root, out, 3, '--batch_size', '6'))
+        processes.finish(one)
+    check_same_as_one_process(out, single, 1, 3)
+
+
+@pytest.mark.slow
+def test_a_killed_worker_stops_the_others_and_resume_continues(synthetic_root, tmp_path):
+    out = str(tmp_path / 'run')
+    pointer_path = os.path.join(out, 'checkpoints', 'resume.json')
+    with Processes(str(tmp_path)) as processes:
+        chief, worker = start_workers(processes, synthetic_root, out, 2, '--number_of_epochs', '100',
+                                      '--use_validation', '0', no_dropout=False)
+        while not (os.path.exists(pointer_path) and json.load(open(pointer_path))['next_epoch'] >= 2):
+            assert chief.poll() is None and worker.poll() is None, processes.output(chief)[-3000:]
+            assert time.time() - chief.started < 100, 'no epoch done in 100 s'
+            time.sleep(0.2)
+        processes.kill(worker)
+        killed = time.time()
+        status = processes.wait(chief, timeout=60)
+        stopped_after = time.time() - killed
+        output = processes.output(chief)
+        print('the chief stopped %.1f s after its worker was killed, exit status %d: %s'
+              % (stopped_after, status, output.strip().splitlines()[-1]))
+        assert status == 1, output[-3000:]
+        assert 'another worker of this multi-worker run stopped' in output and '--resume' in output
+        pointer = json.load(open(pointer_path))
+        state = tf.train.load_checkpoint(os.path.join(out, 'checkpoints', pointer['state']))
+        assert state.get_variable_to_shape_map()
+        trained = pointer['next_epoch']
+        weights(os.path.join(out, 'checkpoints', 'epoch_%03d_generator.weights.h5' % (trained - 1)))
+        processes.finish(*start_workers(processes, synthetic_root, out, 2, '--number_of_epochs', str(trained + 1),
+                                        '--use_validation', '0', '--resume', tag='resumed', no_dropout=False))
+        assert json.load(open(pointer_path))['next_epoch'] == trained + 1
+        assert 'resumed from' in processes.output(processes.running[-2])
+
+
+# ---- test.py in shards -----------------------------------------------------------------------
+
+def test_sharded_evaluation_writes_what_one_process_writes(tmp_path):
+    import test as test_script
+    from test_inception import write_fake_2015_graph
+    from tests.test_test_script import WIDTH, make_dataset_and_checkpoint
+    checkpoint = make_dataset_and_checkpoint(tmp_path)
+    graph = str(tmp_path / 'graph.pb')
+    write_fake_2015_graph(graph)
+
+    def run(folder, *extra):
+        return test_script.main(['--data_root', str(tmp_path / 'data'), '--dataset', 'synthetic', '--warp_skip', 'mask',
+                                 '--width_factor', WIDTH, '--generator_checkpoint', checkpoint, '--inception_graph',
+                                 graph, '--generated_images_dir', str(tmp_path / folder)] + list(extra))
+
+    whole = run('whole')
+    for index in range(3):
+        assert run('sharded', '--shard', '%d/3' % index)['scores'] is None
+    with pytest.raises(SystemExit):   # one or the other
+        run('sharded', '--shard', '0/3', '--merge_shards', '3')
+    merged = run('sharded', '--merge_shards', '3')
+    pngs = sorted(name for name in os.listdir(tmp_path / 'whole') if name.endswith('.png'))
+    assert len(pngs) == whole['pairs'] == 6
+    assert pngs == sorted(name for name in os.listdir(tmp_path / 'sharded') if name.endswith('.png'))
+    for name in pngs:
+        assert (tmp_path / 'whole' / name).read_bytes() == (tmp_path / 'sharded' / name).read_bytes(), name
+    saved = [json.loads((tmp_path / folder / 'scores.json').read_text()) for folder in ('whole', 'sharded')]
+    for report in saved + [whole, merged]:
+        for name in ('seconds', 'scoring_seconds', 'generated_images_dir'):
+            report.pop(name, None)
+            report['test_flags'].pop(name, None)
+    assert saved[0]['scores']['inception_splits'] == 6 and len(saved[0]['scores']['inception_score']) == 2
+    assert saved[1] == saved[0]   # IS over 6 splits of all 6 images, and FID, not means of shard scores
+    # a missing shard is named
+    os.remove(tmp_path / 'sharded' / 'scores.shard-1-of-3.npz')
+    with pytest.raises(FileNotFoundError, match='--shard 1/3 first'):
+        run('sharded', '--merge_shards', '3')
