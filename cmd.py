@@ -272,6 +272,16 @@ def parse_args(argv=None, needed=('images', 'annotations', 'pairs'), prepare_dat
     return args
 
 
+def parse_generator_args(parser, argv=None):
+    """The flags of a script that runs a trained generator (demo.py, the Re-ID script): validated, with
+    the dataset paths added and --generator_checkpoint required."""
+    args = add_dataset_paths(parser.parse_args(argv))
+    validate_training_args(args, parser)
+    if args.generator_checkpoint is None:
+        parser.error('--generator_checkpoint is required')
+    return args
+
+
 def changed_options(args, parser=None):
     """(name, value, default) for every flag, so a run can show what it changed."""
     defaults = vars((parser or train_parser()).parse_args([]))
@@ -293,16 +303,6 @@ def save_options(args, path):
     os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
     tmp = path + '.tmp'
     with open(tmp, 'w') as f:
-def parse_generator_args(parser, argv=None):
-    """The flags of a script that runs a trained generator (demo.py, the Re-ID script): validated, with
-    the dataset paths added and --generator_checkpoint required."""
-    args = add_dataset_paths(parser.parse_args(argv))
-    validate_training_args(args, parser)
-    if args.generator_checkpoint is None:
-        parser.error('--generator_checkpoint is required')
-    return args
-
-
         json.dump({k: v for k, v in vars(args).items() if not k.startswith('_')}, f, indent=2,
                   sort_keys=True, default=str)
     os.replace(tmp, path)
