@@ -1,8 +1,8 @@
 """Shared pieces of the benchmark scripts: the machine description, the matrix-multiply yardstick,
 floating-point counts of the networks, tables and JSON results.
 
-Imported by the scripts of this folder after their ``import cmd`` bootstrap (TEAM.md); it imports no
-``cmd`` itself.
+Imported by the scripts of this folder after their ``import cmd`` bootstrap (see the README's "The
+``cmd`` module"); it imports no ``cmd`` itself.
 """
 import argparse
 import json
