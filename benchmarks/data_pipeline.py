@@ -26,7 +26,6 @@ if '--step_only' not in sys.argv:   # one core: before numpy and TensorFlow star
         os.environ[_name] = '1'
 
 import json  # noqa: E402
-import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -211,7 +210,6 @@ def check_reference(data_root, name, pairs):
 def step_with_loading(data_root, steps, width_factor):
     """Step time with batches from PoseHMDataset (normal threads, AUTOTUNE) vs the same batches
     already in memory, alternating blocks so that load changes hit both."""
-    import tensorflow as tf
     from benchmarks import step_probe
     args = step_probe.training_args('mask', 4, width_factor, dataset='synthetic')
     args.data_root = data_root

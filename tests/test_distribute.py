@@ -6,7 +6,7 @@ import subprocess
 import sys
 import textwrap
 
-from tests.fixtures_data import synthetic_root  # noqa: F401
+
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
