@@ -21,6 +21,7 @@ from PIL import Image
 
 import pose_transform
 import pose_utils
+from gan import atomic
 from script_errors import run_script
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.webp')
@@ -98,9 +99,8 @@ def generate(generator, source_image, source_kp, target_kps, args, background=No
 
 
 def _save_atomic(image, path, **options):
-    tmp = path + '.tmp'
-    image.save(tmp, **options)
-    os.replace(tmp, path)
+    with atomic.atomic_path(path) as tmp:
+        image.save(tmp, **options)
 
 
 def save_demo(out_dir, names, source, frames, generated, frame_duration):

@@ -14,6 +14,7 @@ import skimage.morphology
 from PIL import Image
 
 import polygons
+from gan import atomic
 
 LABELS = ['nose', 'neck', 'Rsho', 'Relb', 'Rwri', 'Lsho', 'Lelb', 'Lwri',
           'Rhip', 'Rkne', 'Rank', 'Lhip', 'Lkne', 'Lank', 'Leye', 'Reye', 'Lear', 'Rear']
@@ -111,17 +112,6 @@ def _annotation_line(name, cords):
     return '%s: %s: %s\n' % (name, y_str, x_str)
 
 
-def atomic_write_text(path, text):
-    """Writes ``path`` through ``path.tmp`` and a rename, so it is never seen half-written."""
-    folder = os.path.dirname(path)
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def save_annotations(csv_path, annotations, append=False):
     """Writes ``name: [y...]: [x...]`` rows (the reference format) under the header, atomically.
 
@@ -137,7 +127,7 @@ def save_annotations(csv_path, annotations, append=False):
     if not text:
         text = ANNOTATION_HEADER + '\n'
     text += ''.join(_annotation_line(name, cords) for name, cords in annotations.items())
-    atomic_write_text(csv_path, text)
+    atomic.write_text(csv_path, text)
 
 
 def load_pairs(csv_path, known_names=None, keypoints=None, skipped=None):
@@ -193,7 +183,7 @@ def load_pairs(csv_path, known_names=None, keypoints=None, skipped=None):
 def save_pairs(csv_path, pairs):
     """Writes the pairs CSV (header ``from,to``) atomically."""
     lines = ['from,to\n'] + ['%s,%s\n' % (fr, to) for fr, to in pairs]
-    atomic_write_text(csv_path, ''.join(lines))
+    atomic.write_text(csv_path, ''.join(lines))
 
 
 # ---- Pose representations --------------------------------------------------------------------
@@ -346,12 +336,8 @@ def load_image(path):
 
 def save_image(path, image, quality=95):
     """Writes uint8 pixels atomically (``path.tmp`` then rename); the format follows the extension."""
-    folder = os.path.dirname(path)
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-    tmp = path + '.tmp'
     extension = os.path.splitext(path)[1].lower()
     image_format = {'.jpg': 'JPEG', '.jpeg': 'JPEG', '.png': 'PNG'}.get(extension, 'PNG')
     options = {'quality': quality} if image_format == 'JPEG' else {}
-    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(tmp, format=image_format, **options)
-    os.replace(tmp, path)
+    with atomic.atomic_path(path) as tmp:
+        Image.fromarray(np.asarray(image, dtype=np.uint8)).save(tmp, format=image_format, **options)

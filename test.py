@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 import pose_utils
 from data.make_synthetic_dataset import ensure_dataset
+from gan import atomic
 from gan.fid import fid_from_features
 from gan.inception_score import inception_score, load_inception, missing_inception_message
 from gan.metrics import apply_masks, l1, ssim
@@ -42,9 +43,8 @@ def triplet_name(from_name, to_name):
 def save_triplet(folder, from_name, to_name, source, target, generated):
     """Writes source | target | generated as one PNG, atomically."""
     path = os.path.join(folder, triplet_name(from_name, to_name))
-    tmp_path = path + '.tmp'
-    Image.fromarray(np.concatenate([source, target, generated], axis=1)).save(tmp_path, format='PNG')
-    os.replace(tmp_path, path)
+    with atomic.atomic_path(path) as tmp:
+        Image.fromarray(np.concatenate([source, target, generated], axis=1)).save(tmp, format='PNG')
 
 
 def load_triplet(path, image_size):
@@ -307,7 +307,7 @@ def evaluate(args):
               'command with --merge_shards %d instead of --shard to write %s'
               % (args.shard + (start, stop - 1, len(pairs), path, args.shard[1], SCORES_FILE)))
         return report
-    write_json(os.path.join(args.generated_images_dir, SCORES_FILE), report)
+    atomic.write_json(os.path.join(args.generated_images_dir, SCORES_FILE), report)
     print(summary_line(scores))
     if inception is not None:
         print(report['inception_network']['note'])
@@ -327,9 +327,8 @@ def save_shard(args, scorer, pairs, report):
     arrays = {'pairs': np.array(pairs, dtype=str).reshape(-1, 2), 'report': np.array(json.dumps(report, default=str))}
     arrays.update({'per_pair_' + name: np.asarray(values, np.float64) for name, values in scorer.per_pair.items()})
     arrays.update({'outputs_' + name: np.concatenate(values) for name, values in scorer.outputs.items() if values})
-    with open(path + '.tmp', 'wb') as f:
+    with atomic.atomic_path(path) as tmp, open(tmp, 'wb') as f:
         np.savez(f, **arrays)
-    os.replace(path + '.tmp', path)
     return path
 
 
@@ -367,7 +366,7 @@ def merge_shards(args):
     report = dict(first, scores=scorer.result(), seconds=round(sum(r['seconds'] for r in reports), 1),
                   scoring_seconds=round(sum(r['scoring_seconds'] for r in reports), 1),
                   ignored_pngs=len(other_pngs(args.generated_images_dir, pairs)))
-    write_json(os.path.join(args.generated_images_dir, SCORES_FILE), report)
+    atomic.write_json(os.path.join(args.generated_images_dir, SCORES_FILE), report)
     print('Merged %d shards of %s' % (count, args.generated_images_dir))
     print(summary_line(report['scores']))
     if report['inception_network']:
@@ -394,13 +393,6 @@ def summary_line(scores):
             'masked l1 score = %s; FID = %s'
             % (shown('inception_score'), shown('inception_score_masked'), shown('ssim'), shown('ssim_masked'),
                shown('l1'), shown('l1_masked'), shown('fid')))
-
-
-def write_json(path, content):
-    tmp_path = path + '.tmp'
-    with open(tmp_path, 'w') as f:
-        json.dump(content, f, indent=2, sort_keys=True, default=str)
-    os.replace(tmp_path, path)
 
 
 def parse_args(argv=None):

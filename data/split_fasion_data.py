@@ -17,6 +17,7 @@ import re  # noqa: E402
 import shutil  # noqa: E402
 
 import pose_utils  # noqa: E402
+from gan import atomic  # noqa: E402
 from script_errors import run_script  # noqa: E402
 
 GENDERS = ('MEN', 'WOMEN')
@@ -76,9 +77,8 @@ def split_fasion(data_root, raw_dir=None):
         if os.path.exists(destination):
             skipped += 1
             continue
-        os.makedirs(os.path.dirname(destination), exist_ok=True)
-        shutil.copyfile(os.path.join(raw_dir, relative), destination + '.tmp')
-        os.replace(destination + '.tmp', destination)
+        with atomic.atomic_path(destination) as tmp:
+            shutil.copyfile(os.path.join(raw_dir, relative), tmp)
         copied += 1
     missing = sorted(set(split_of) - set(sources))
     if missing:

@@ -26,6 +26,8 @@ import signal
 
 import tensorflow as tf
 
+from gan import atomic
+
 POINTER = 'resume.json'
 STATE_PREFIX = 'resume_epoch_'
 OPTIONS = 'options.json'
@@ -70,13 +72,6 @@ def read_pointer(checkpoints_dir):
         return json.load(f)
 
 
-def _remove(path):
-    if os.path.isdir(path):
-        shutil.rmtree(path, ignore_errors=True)
-    elif os.path.lexists(path):
-        os.remove(path)
-
-
 @contextlib.contextmanager
 def writing(path, tmp=None):
     """Around the write of ``path`` through the temporary ``tmp``: on any failure ``tmp`` is removed, and
@@ -85,7 +80,7 @@ def writing(path, tmp=None):
         yield
     except BaseException as error:
         if tmp:
-            _remove(tmp)
+            atomic.remove(tmp)
         if not isinstance(error, (OSError, tf.errors.OpError)):
             raise
         reason = (error.strerror if isinstance(error, OSError) else None) or str(error).strip()
@@ -112,12 +107,8 @@ def save_resume_state(checkpoint, checkpoints_dir, next_epoch, info):
         os.replace(tmp, final)
     pointer = dict(info, next_epoch=int(next_epoch), state=os.path.join(name, 'state'))
     pointer_path = os.path.join(checkpoints_dir, POINTER)
-    with writing(pointer_path, pointer_path + '.tmp'):
-        with open(pointer_path + '.tmp', 'w') as f:
-            json.dump(pointer, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(pointer_path + '.tmp', pointer_path)
+    with writing(pointer_path):
+        atomic.write_json(pointer_path, pointer, sync=True)
     for entry in os.listdir(checkpoints_dir):
         if entry.startswith(STATE_PREFIX) and entry != name:
             shutil.rmtree(os.path.join(checkpoints_dir, entry), ignore_errors=True)
@@ -144,13 +135,8 @@ def save_weights(model, path):
     path = os.fspath(path)
     if not path.endswith(KERAS3_SUFFIX):
         raise ValueError(f'{path}: weight files must end with {KERAS3_SUFFIX}')
-    tmp_path = path[:-len(KERAS3_SUFFIX)] + '.tmp' + KERAS3_SUFFIX
-    try:
-        model.save_weights(tmp_path)
-        os.replace(tmp_path, path)
-    finally:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
+    with atomic.atomic_path(path, keep_suffix=KERAS3_SUFFIX) as tmp:
+        model.save_weights(tmp)
 
 
 def weight_file_names(checkpoints_dir, epoch):
@@ -221,5 +207,5 @@ def prepare_run_folders(args, run_flag_names, chief=True):
                        % read[0])
     if chief:
         for path in found:
-            _remove(path)
+            atomic.remove(path)
     return None

@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
+from gan import atomic
 from gan.checkpoints import writing
 
 CSV_NAME = 'training_log.csv'
@@ -19,11 +20,8 @@ NOT_CURVES = ('seconds',)   # logged per epoch, but not a loss
 
 
 def _atomic_write_bytes(path, data):
-    with writing(path, path + '.tmp'):
-        os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-        with open(path + '.tmp', 'wb') as f:
-            f.write(data)
-        os.replace(path + '.tmp', path)
+    with writing(path):
+        atomic.write_bytes(path, data)
 
 
 def save_png(path, image):

@@ -24,6 +24,7 @@ from tqdm import tqdm  # noqa: E402
 import pose_utils  # noqa: E402
 from create_pairs_dataset import person_id, usable_names  # noqa: E402
 from data.make_synthetic_dataset import ensure_dataset  # noqa: E402
+from gan import atomic  # noqa: E402
 from script_errors import run_script  # noqa: E402
 
 TRAIN_LIST_PREFIX = 'dataset/bounding_box_train/'
@@ -74,8 +75,8 @@ def generate_reid_images(generator, pairs, annotations, args, out_dir):
         output = np.asarray(generator(batch, training=args.use_dropout_test))
         for i, image in zip(block, output):
             path = os.path.join(out_dir, names[i])
-            Image.fromarray(pose_utils.deprocess_image(image)).save(path + '.tmp', format='JPEG')
-            os.replace(path + '.tmp', path)
+            with atomic.atomic_path(path) as tmp:   # PIL's default JPEG quality, as the reference
+                Image.fromarray(pose_utils.deprocess_image(image)).save(tmp, format='JPEG')
     return names
 
 
@@ -93,7 +94,7 @@ def write_train_list(images_dir, list_path, generated_as_separate=False):
         if generated_as_separate and 'g' in index:
             number += len(class_of)
         lines.append('%s%s %d\n' % (TRAIN_LIST_PREFIX, name, number))
-    pose_utils.atomic_write_text(list_path, ''.join(lines))
+    atomic.write_text(list_path, ''.join(lines))
     return len(lines)
 
 
