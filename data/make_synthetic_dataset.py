@@ -24,7 +24,7 @@ from tqdm import tqdm  # noqa: E402
 
 import create_pairs_dataset  # noqa: E402
 import pose_utils  # noqa: E402
-from data import synthetic_figures  # noqa: E402
+from data import synthetic_figures, synthetic_people  # noqa: E402
 
 JPEG_QUALITY = 95
 
@@ -53,7 +53,7 @@ def image_name(rng, person, index):
 def render_person(person, images_per_identity, image_size, seed):
     """[(name, Rendering)] of one person; depends only on (seed, person), not on the other persons."""
     rng = np.random.default_rng([seed, person])
-    appearance = synthetic_figures.sample_appearance(rng)
+    appearance = synthetic_people.sample_appearance(rng)
     return [(image_name(rng, person, index), synthetic_figures.render(rng, appearance, image_size))
             for index in range(images_per_identity)]
 

@@ -14,6 +14,7 @@ import cmd
 import pose_utils
 from data import make_synthetic_dataset as make
 from data import synthetic_figures as figures
+from data import synthetic_people as people
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = dict(train_identities=4, test_identities=2, images_per_identity=3)
@@ -111,7 +112,7 @@ def test_bad_arguments_are_refused(tmp_path):
 def _renderings(count, image_size=(128, 64)):
     for person in range(count):
         rng = np.random.default_rng([7, person])
-        appearance = figures.sample_appearance(rng)
+        appearance = people.sample_appearance(rng)
         yield appearance, figures.render(rng, appearance, image_size)
 
 
@@ -142,13 +143,13 @@ def _still_pose(yaw, **angles):
     values = dict(shoulder_flex=zero, shoulder_abduction=zero + 10, elbow=zero, hip_flex=zero,
                   hip_abduction=zero, knee=zero)
     values.update(angles)
-    return figures.Pose(yaw=yaw, head_yaw=0.0, lean=0.0, **values)
+    return people.Pose(yaw=yaw, head_yaw=0.0, lean=0.0, **values)
 
 
 @pytest.mark.parametrize('yaw', [0.0, 180.0, 45.0])
 def test_keypoints_are_the_projected_joints_with_openpose_visibility(yaw):
     rng = np.random.default_rng(3)
-    appearance = figures.sample_appearance(rng)
+    appearance = people.sample_appearance(rng)
     pose = _still_pose(yaw)
     skeleton, projected = _project(appearance, pose)
     placement = figures.Placement(scale=100.0, offset=np.array([112.0, 32.0]))
@@ -172,7 +173,7 @@ def test_side_view_hides_far_side_points():
     hidden = 0
     for seed in range(8):
         rng = np.random.default_rng(seed)
-        appearance = figures.sample_appearance(rng)
+        appearance = people.sample_appearance(rng)
         pose = _still_pose(90.0)  # turned to the image right: the person's left side is away
         rendering = figures.render(rng, appearance, (128, 64), pose=pose)
         cords = rendering.keypoints
@@ -191,7 +192,7 @@ def test_clothing_is_the_same_within_a_person_and_differs_between_persons():
     colours = []
     for person in range(8):
         rng = np.random.default_rng([11, person])
-        appearance = figures.sample_appearance(rng)
+        appearance = people.sample_appearance(rng)
         colours.append([torso_colour(figures.render(rng, appearance, (128, 64), pose=_still_pose(yaw)))
                         for yaw in (0.0, 10.0)])
     colours = np.array(colours)  # (person, image, rgb)
@@ -201,7 +202,7 @@ def test_clothing_is_the_same_within_a_person_and_differs_between_persons():
 
 
 def test_clothing_pattern_moves_with_the_limb():
-    clothing = figures.Clothing(np.array([1.0, 0, 0]), np.array([0, 0, 1.0]), 'hstripes', 0.05)
+    clothing = people.Clothing(np.array([1.0, 0, 0]), np.array([0, 0, 1.0]), 'hstripes', 0.05)
 
     def centre_line(p0, p1):
         canvas = figures.Canvas(120, 120)
