@@ -88,6 +88,12 @@ def dataset_paths(data_root, name):
     return paths
 
 
+def dataset_parser(description):
+    """An argument parser that shows every default, with the --dataset flags."""
+    return add_dataset_flags(argparse.ArgumentParser(description=description,
+                                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter))
+
+
 def add_dataset_paths(args):
     """The reference's derived attributes (images_dir_train, annotations_file_test, ...)."""
     args.image_size = IMAGE_SIZES[args.dataset]
@@ -107,9 +113,7 @@ RUN_FLAGS = ('dataset', 'warp_skip', 'warp_agg', 'disc_type', 'use_input_pose', 
 
 
 def train_parser(description='Deformable GAN: training and testing (train.py, test.py, demo.py).'):
-    parser = argparse.ArgumentParser(description=description,
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_dataset_flags(parser)
+    parser = dataset_parser(description)
     add = parser.add_argument
     # The reference's flags, with its defaults.
     add('--output_dir', default='output/displayed_samples', help='Where the sample sheets go.')
@@ -184,11 +188,17 @@ def train_parser(description='Deformable GAN: training and testing (train.py, te
     return parser
 
 
-def _shard(text):
+def _int_pair(text, separator, form):
+    """Two integers written ``A<separator>B``; ``form`` says how, for the error."""
     try:
-        index, count = (int(value) for value in text.split('/'))
+        first, second = (int(value) for value in text.split(separator))
     except ValueError:
-        raise argparse.ArgumentTypeError('must be I/N (shard I of N, counted from 0), got %s' % text)
+        raise argparse.ArgumentTypeError('must be %s, got %s' % (form, text))
+    return first, second
+
+
+def _shard(text):
+    index, count = _int_pair(text, '/', 'I/N (shard I of N, counted from 0)')
     if count < 1 or not 0 <= index < count:
         raise argparse.ArgumentTypeError('shard I/N needs 0 <= I < N, got %s' % text)
     return index, count
@@ -310,11 +320,8 @@ def save_options(args, path):
 # ---- Flags of the data scripts -------------------------------------------------------------
 
 def create_pairs_parser():
-    parser = argparse.ArgumentParser(
-        description='Writes the train and test pair lists of a dataset from its annotation files '
-                    '(docs/reference.md, "Pairs").',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_dataset_flags(parser)
+    parser = dataset_parser('Writes the train and test pair lists of a dataset from its annotation files '
+                            '(docs/reference.md, "Pairs").')
     parser.add_argument('--images_for_test', default=12000, type=_positive_int,
                         help='Number of test pairs to sample (seed 0).')
     return parser
@@ -341,10 +348,8 @@ def resize_fasion_parser():
 
 
 def flip_train_parser():
-    parser = argparse.ArgumentParser(
-        description='Horizontal-flip augmentation: writes NAMEr.jpg copies of the training images and their '
-                    'mirrored keypoints.', formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_dataset_flags(parser)
+    parser = dataset_parser('Horizontal-flip augmentation: writes NAMEr.jpg copies of the training images and their '
+                            'mirrored keypoints.')
     return parser
 
 
@@ -387,11 +392,8 @@ def _add_pose_estimator_flags(parser, with_path=True):
 
 
 def compute_cordinates_parser():
-    parser = argparse.ArgumentParser(
-        description='Estimates the 18 keypoints of every train and test image of a dataset with the OpenPose '
-                    'COCO model and appends them to its annotation CSVs (names already there are skipped).',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_dataset_flags(parser)
+    parser = dataset_parser('Estimates the 18 keypoints of every train and test image of a dataset with the OpenPose '
+                            'COCO model and appends them to its annotation CSVs (names already there are skipped).')
     _add_pose_estimator_flags(parser)
     return parser
 
@@ -429,19 +431,13 @@ def reid_parser():
 # ---- Flags of ssd_score/compute_ssd_score.py ------------------------------------------------
 
 def _image_size(text):
-    try:
-        height, width = (int(value) for value in text.split(','))
-    except ValueError:
-        raise argparse.ArgumentTypeError('must be HEIGHT,WIDTH (e.g. 128,64), got %s' % text)
-    return height, width
+    return _int_pair(text, ',', 'HEIGHT,WIDTH (e.g. 128,64)')
 
 
 def ssd_score_parser():
-    parser = argparse.ArgumentParser(
-        description='Detection score (DS): mean over images of the best "person" confidence of the SSD300 '
-                    'VOC0712 Caffe detector (docs/reference.md, "Scores").',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_dataset_flags(parser)   # the test pairs: exactly their PNGs are scored
+    # --dataset names the test pairs whose PNGs are scored
+    parser = dataset_parser('Detection score (DS): mean over images of the best "person" confidence of the SSD300 '
+                            'VOC0712 Caffe detector (docs/reference.md, "Scores").')
     add = parser.add_argument
     add('--input_dir', default='../output/generated_images',
         help='Folder of the PNGs test.py wrote (source, target, generated side by side); only those of '
