@@ -27,6 +27,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from gan import checkpoints, distribute
+from gan.fused_adam import FusedAdam
 from gan.run_log import RunLog, save_png
 
 # Both networks (the paper); epsilon is Keras 2.0.8's default, which the reference ran with.
@@ -38,7 +39,7 @@ class NonFiniteLossError(checkpoints.RunError):
 
 
 def make_optimizer(mixed_precision):
-    optimizer = keras.optimizers.Adam(**ADAM)
+    optimizer = FusedAdam(**ADAM)
     return keras.optimizers.LossScaleOptimizer(optimizer) if mixed_precision else optimizer
 
 
