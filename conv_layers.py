@@ -27,6 +27,7 @@ Market (128x64, ``mask``) generator, width_factor 1, shapes per sample::
 import collections
 
 import keras
+import tensorflow as tf
 from keras import ops
 
 import warp_layers
@@ -73,9 +74,6 @@ class InstanceNormalization(keras.layers.Layer):
         return {**super().get_config(), 'epsilon': self.epsilon}
 
 
-GEMM_MAX_INPUT_PIXELS = 128   # measured on CPU: one GEMM wins up to 16x8 inputs, loses from 32x16
-
-
 def transposed_conv_4x4_s2(x, kernel):
     """The (B, 2h + 2, 2w + 2, O) output of a bias-free 4x4 stride-2 'valid' transposed convolution of
     x (B, h, w, C) with a Conv2DTranspose kernel (4, 4, O, C), as one matrix multiply and an overlap-add.
@@ -91,27 +89,49 @@ def transposed_conv_4x4_s2(x, kernel):
     weights = ops.transpose(ops.reshape(kernel, (16 * filters, channels)))
     taps = ops.reshape(ops.matmul(ops.reshape(x, (-1, channels)), weights),
                        (-1, height, width, 2, 2, 2, 2, filters))           # (B, h, w, q, r, s, t, O)
+    # The four (q, s) parts are taken by unstacking, whose gradient is one stack: strided slices of
+    # the middle axes would each send back a zero-filled copy of all 16 taps (benchmarks/README.md).
     total = 0
-    for q in (0, 1):
-        for s in (0, 1):
-            total += ops.pad(taps[:, :, :, q, :, s], [[0, 0], [q, 1 - q], [s, 1 - s], [0, 0], [0, 0], [0, 0]])
+    for q, by_q in enumerate(ops.unstack(taps, axis=3)):                  # (B, h, w, r, s, t, O)
+        for s, part in enumerate(ops.unstack(by_q, axis=4)):              # (B, h, w, r, t, O)
+            total += ops.pad(part, [[0, 0], [q, 1 - q], [s, 1 - s], [0, 0], [0, 0], [0, 0]])
     return ops.reshape(ops.transpose(total, (0, 1, 3, 2, 4, 5)), (-1, 2 * height + 2, 2 * width + 2, filters))
+
+
+def on_gpu():
+    """Whether TensorFlow sees a GPU: the layers below keep Keras' computation there."""
+    return bool(tf.config.list_logical_devices('GPU'))
 
 
 @keras.saving.register_keras_serializable(package='pose_gan')
 class Conv2DTranspose(keras.layers.Conv2DTranspose):
     """keras.layers.Conv2DTranspose (same arguments, same kernel variable) that computes the decoder's
-    bias-free 4x4 stride-2 'valid' case with ``transposed_conv_4x4_s2`` on inputs of at most
-    GEMM_MAX_INPUT_PIXELS pixels (the deep levels, where the backend's transposed-convolution kernel is
-    slow); anything else as Keras does. It keeps Keras' class name because Keras 3 weight files key
-    layers by class name: files written with the plain layer load unchanged (tested)."""
+    bias-free 4x4 stride-2 'valid' case on a CPU with ``transposed_conv_4x4_s2``: forward and backward,
+    faster than the backend's transposed-convolution kernel at every decoder level, with AVX-512 and
+    with AVX2 (benchmarks/README.md, "Training step"); anything else as Keras does. It keeps Keras'
+    class name because Keras 3 weight files key layers by class name: files written with the plain
+    layer load unchanged (tested)."""
 
     def call(self, inputs):
         if (tuple(self.kernel_size) == (4, 4) and tuple(self.strides) == (2, 2) and self.padding == 'valid'
-                and not self.use_bias and self.data_format == 'channels_last'
-                and inputs.shape[1] * inputs.shape[2] <= GEMM_MAX_INPUT_PIXELS):
+                and not self.use_bias and self.data_format == 'channels_last' and not on_gpu()):
             return transposed_conv_4x4_s2(inputs, self.kernel)
         return super().call(inputs)
+
+
+@keras.saving.register_keras_serializable(package='pose_gan')
+class Cropping2D(keras.layers.Cropping2D):
+    """keras.layers.Cropping2D (same arguments and class name) cropping with one slice: the gradient
+    of a slice is one pad, where Keras' strided slice sends back through TensorFlow's slower
+    StridedSliceGrad kernel (benchmarks/README.md, "Training step")."""
+
+    def call(self, inputs):
+        if self.data_format != 'channels_last':
+            return super().call(inputs)
+        (top, bottom), (left, right) = self.cropping
+        _, height, width, _ = inputs.shape
+        return ops.slice(inputs, (0, top, left, 0), (ops.shape(inputs)[0], height - top - bottom,
+                                                      width - left - right, inputs.shape[3]))
 
 
 def scaled(filters, width_factor):
@@ -133,7 +153,7 @@ def block(x, n, down=True, norm=True, dropout=False, leaky=True, names=None):
     else:
         x = Conv2DTranspose(n, 4, strides=2, use_bias=False,
                                 name=name('conv2d_transpose'))(x)                  # (2h+2, 2w+2, n)
-        x = keras.layers.Cropping2D(1, name=name('cropping2d'))(x)                 # (2h, 2w, n)
+        x = Cropping2D(1, name=name('cropping2d'))(x)                 # (2h, 2w, n)
     if norm:
         x = InstanceNormalization(name=name('instance_normalization'))(x)
     if dropout:

@@ -142,7 +142,8 @@ def profile_convolutions(gan, batch_size, repeats):
 def profile_transposed(gan, batch_size, repeats):
     """Every decoder up-sampling (transposed conv + 1-px crop) two ways, forward + backward (weight
     and input gradients): TensorFlow's transposed convolution (Keras' Conv2DTranspose) and the
-    project's GEMM (conv_layers.transposed_conv_4x4_s2, used up to GEMM_MAX_INPUT_PIXELS)."""
+    project's layers (conv_layers.Conv2DTranspose and Cropping2D: on a CPU the GEMM
+    conv_layers.transposed_conv_4x4_s2 and a slice)."""
     import keras
     import tensorflow as tf
     import conv_layers
@@ -156,10 +157,10 @@ def profile_transposed(gan, batch_size, repeats):
         ways = {'keras': lambda x, k: tf.nn.conv2d_transpose(
                     x, k, (x.shape[0], 2 * x.shape[1] + 2, 2 * x.shape[2] + 2, k.shape[2]), 2,
                     padding='VALID')[:, 1:-1, 1:-1, :],
-                'gemm': lambda x, k: conv_layers.transposed_conv_4x4_s2(x, k)[:, 1:-1, 1:-1, :]}
+                'gemm': lambda x, k: conv_layers.Cropping2D(1)(conv_layers.transposed_conv_4x4_s2(x, k))}
         row = {'layer': layer.name, 'input': 'x'.join(str(v) for v in layer.input.shape[1:]),
                'gflop_fwd': flops / 1e9,
-               'project_uses': 'gemm' if x.shape[1] * x.shape[2] <= conv_layers.GEMM_MAX_INPUT_PIXELS else 'keras'}
+               'project_uses': 'keras' if conv_layers.on_gpu() else 'gemm'}
         for name, way in ways.items():
             @tf.function
             def both(way=way):

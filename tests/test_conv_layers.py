@@ -261,12 +261,32 @@ def test_gemm_transposed_convolution_matches_definition_and_keras(shape):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
-def test_gemm_transposed_convolution_is_right_on_large_inputs():
-    """Above GEMM_MAX_INPUT_PIXELS the layer computes as Keras' Conv2DTranspose: still the definition."""
+@pytest.mark.parametrize('on_gpu', [False, True])
+def test_up_sampling_is_right_on_large_inputs(monkeypatch, on_gpu):
+    """The decoder's up-sampling at a deep-level size, on a CPU (the GEMM) and where a GPU keeps
+    Keras' own kernel: the definition either way, and the 1-pixel crop after it."""
+    monkeypatch.setattr(conv_layers, 'on_gpu', lambda: on_gpu)
     x = np.random.default_rng(1).normal(size=(1, 16, 16, 2)).astype(np.float32)
-    assert x.shape[1] * x.shape[2] > conv_layers.GEMM_MAX_INPUT_PIXELS
     layer = conv_layers.Conv2DTranspose(3, 4, strides=2, use_bias=False)
-    np.testing.assert_allclose(np.asarray(layer(x)), scatter_transposed_conv(x, layer.get_weights()[0]), atol=1e-5)
+    layer.build(x.shape)
+    want = scatter_transposed_conv(x, layer.get_weights()[0])
+    np.testing.assert_allclose(np.asarray(layer(x)), want, atol=1e-5)
+    cropped = conv_layers.Cropping2D(1)(layer(x))
+    np.testing.assert_allclose(np.asarray(cropped), want[:, 1:-1, 1:-1], atol=1e-5)
+
+
+def test_cropping_and_its_gradient_match_keras():
+    x = tf.constant(np.random.default_rng(2).normal(size=(2, 7, 6, 3)).astype(np.float32))
+    results = []
+    for layer in (conv_layers.Cropping2D(((1, 2), (0, 1))), keras.layers.Cropping2D(((1, 2), (0, 1)))):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+            loss = tf.reduce_sum(y ** 3)
+        results.append((y.numpy(), tape.gradient(loss, x).numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_array_equal(ours, theirs)
+    assert results[0][0].shape == (2, 4, 5, 3)
 
 
 def test_unet_with_background_does_not_read_it():
