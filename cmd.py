@@ -9,7 +9,6 @@ process, so this module also re-exports the standard module's names: when it is 
 """
 import argparse
 import importlib.util
-import json
 import os
 import sysconfig
 
@@ -305,16 +304,6 @@ def format_options(args, parser=None):
         lines.append('%25s: %-30s%s' % (name, value, mark))
     lines.append('----------------- End -------------------')
     return '\n'.join(lines)
-
-
-def save_options(args, path):
-    """Writes the run's flags as JSON, atomically, so every checkpoint can be traced to them."""
-    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump({k: v for k, v in vars(args).items() if not k.startswith('_')}, f, indent=2,
-                  sort_keys=True, default=str)
-    os.replace(tmp, path)
 
 
 # ---- Flags of the data scripts -------------------------------------------------------------

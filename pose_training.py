@@ -11,7 +11,7 @@ import cmd
 import conv_layers
 import pose_utils
 import weight_files
-from gan import checkpoints, distribute
+from gan import atomic, checkpoints, distribute
 from gan.content_features import make_content_extractor
 from gan.trainer import Trainer, make_optimizer
 from pose_gan import PoseGAN
@@ -104,7 +104,7 @@ def train(args, pose_heatmaps=None, dataset=None, strategy=None):
                                                   trainer.first_epoch), flush=True)
     if trainer.chief:   # only now is the run known to be valid
         path = os.path.join(args.checkpoints_dir, checkpoints.OPTIONS)
-        with checkpoints.writing(path, path + '.tmp'):
-            cmd.save_options(args, path)
+        with checkpoints.writing(path, path + atomic.TMP):   # every flag, so each checkpoint can be traced to them
+            atomic.write_json(path, {name: value for name, value in vars(args).items() if not name.startswith('_')})
     trainer.train()
     return trainer

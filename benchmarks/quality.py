@@ -85,9 +85,8 @@ def make_parser():
     add('--train_flags', default='',
         help='Extra train.py/test.py flags appended to every configuration\'s, e.g. '
              '--train_flags=\'--gan_penalty_weight 0\' (an ablation: give it its own --work_dir and --sheet).')
-    add('--reuse', action='store_true',
-        help='Keep runs whose scores.json exists in --work_dir instead of training them again (their flags '
-             'are not compared: use another --work_dir for another budget).')
+    add('--reuse', action='store_true', help='Keep the runs whose scores.json is in --work_dir, whatever '
+                                              'their flags (another budget wants another --work_dir).')
     return parser
 
 

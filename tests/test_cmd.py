@@ -145,12 +145,8 @@ def test_a_batch_the_data_cannot_fill_is_refused(capsys, tmp_path):
     assert args.batch_size == 2
 
 
-def test_options_table_marks_changed_values_and_saves_json(tmp_path):
+def test_options_table_marks_changed_values():
     args = cmd.train_parser().parse_args(['--batch_size', '2'])
     table = cmd.format_options(args)
     assert [line for line in table.splitlines() if '[default: 4]' in line][0].split(':')[0].strip() == 'batch_size'
     assert sum('[default:' in line for line in table.splitlines()) == 1
-    path = tmp_path / 'run' / 'options.json'
-    cmd.save_options(args, str(path))
-    import json
-    assert json.loads(path.read_text())['batch_size'] == 2
