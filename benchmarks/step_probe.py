@@ -4,6 +4,8 @@ in-process, and in fresh processes to compare the working tree with a git revisi
 
     cd TREE && python /path/to/benchmarks/step_probe.py --warp_skip mask --out step.json
     python benchmarks/step_probe.py --onednn_check     # the oneDNN ISA of one convolution
+    python benchmarks/step_probe.py --layers stock     # Keras' own layers and Adam instead of the project's
+    python benchmarks/step_probe.py --layers stock --train_py FLAGS...   # train.py itself, stock layers
 
 Run from a tree's root, it imports THAT tree's code (the current directory goes first on sys.path),
 and only APIs every revision since the first training code has: ``cmd.train_parser``,
@@ -82,6 +84,23 @@ def memory_batch(args, seed=0):
             image, pose(source, size), pose(target, size), size, args.pose_rep_type, args.warp_skip,
             args.use_input_pose, args.use_bg, target_image=target_image))
     return {name: np.stack([pair[name] for pair in pairs]) for name in pairs[0]}
+
+
+LAYER_SETS = ('project', 'stock')
+
+
+def use_stock_layers():
+    """Builds every later network and optimiser with what Keras ships instead of the project's faster
+    equivalents: keras.layers.Conv2DTranspose (the backend's transposed convolution at every decoder
+    level), keras.layers.Cropping2D (a strided slice) and keras.optimizers.Adam (element-wise ops).
+    Same variables, same weights, same results up to float32 rounding. The warp layers stay the
+    project's: Keras has none."""
+    import keras
+    import conv_layers
+    from gan import trainer
+    conv_layers.Conv2DTranspose = keras.layers.Conv2DTranspose
+    conv_layers.Cropping2D = keras.layers.Cropping2D
+    trainer.FusedAdam = keras.optimizers.Adam
 
 
 def make_step(args):
@@ -166,12 +185,21 @@ def main(argv=None):
     parser.add_argument('--warmup', default=2, type=int)
     parser.add_argument('--matmul_repeats', default=5, type=int, help='0: no matmul yardstick.')
     parser.add_argument('--onednn_check', action='store_true', help='Only run onednn_check().')
+    parser.add_argument('--layers', default='project', choices=LAYER_SETS,
+                        help="stock: Keras' own layers and Adam where the project has faster ones.")
+    parser.add_argument('--train_py', nargs=argparse.REMAINDER, default=None,
+                        help='Run train.py with these flags (and --layers) instead of the in-memory step.')
     parser.add_argument('--out', default=None, help='JSON result (stdout when absent).')
     args = parser.parse_args(argv)
     if args.onednn_check:
         onednn_check()
         return
-    result = {'tree': os.getcwd(), 'load_before': common.load_average()}
+    if args.layers == 'stock':
+        use_stock_layers()
+    if args.train_py is not None:
+        import train
+        sys.exit(train.main(args.train_py))
+    result = {'tree': os.getcwd(), 'layers': args.layers, 'load_before': common.load_average()}
     if args.matmul_repeats:
         result['matmul_before'] = common.matmul_rate(repeats=args.matmul_repeats)['gflops_median']
     measured = measure_step(args.warp_skip, args.steps, args.warmup, args.batch_size, args.width_factor,

@@ -7,6 +7,7 @@ machine's matrix-multiply rate measured in the same run.
     python benchmarks/train_step.py --revision HEAD~5        # this tree against a git revision
     python benchmarks/train_step.py --isa native,avx2        # AVX-512 (native) against AVX2
     python benchmarks/train_step.py --end_to_end             # train.py itself against its step
+    python benchmarks/train_step.py --isa native,avx2 --layers project,stock   # against Keras' own layers
 
 --profile adds where the time goes (generator forward / backward, the warp layers alone with each
 interpolation, every convolution and transposed convolution alone); --variants re-runs the mask step
@@ -18,7 +19,9 @@ report medians: REV is checked out with ``git worktree add --detach`` in a tempo
 the end. --isa avx2 sets ONEDNN_MAX_CPU_ISA=AVX2 and XLA_FLAGS=--xla_cpu_max_isa=AVX2 before
 TensorFlow starts, and a oneDNN convolution run with ONEDNN_VERBOSE=1 under the same settings names
 the ISA that oneDNN uses. --end_to_end times ``python train.py`` on the synthetic dataset (128x64)
-from its training log: the second epoch's seconds per step, beside the in-memory step.
+from its training log: the second epoch's seconds per step, beside the in-memory step. --layers
+project,stock (with --revision, --isa or --end_to_end) also times every measurement with Keras' own
+layers and Adam where the project has faster ones (step_probe.use_stock_layers).
 """
 import os
 import sys
@@ -226,9 +229,10 @@ def onednn_isa(isa):
     return step_probe.parse_onednn(completed.stdout + completed.stderr)
 
 
-def run_probe(tree, isa, warp_skip, options, dataset='market'):
+def run_probe(tree, isa, warp_skip, options, dataset='market', layers='project'):
     """benchmarks/step_probe.py in a fresh process run from ``tree``'s root (so it imports that
-    tree's code) under the settings of ``isa``; its JSON result."""
+    tree's code) under the settings of ``isa``, with the project's or Keras' stock ``layers``; its
+    JSON result."""
     with tempfile.TemporaryDirectory() as folder:
         out = os.path.join(folder, 'probe.json')
         command = [sys.executable, PROBE, '--warp_skip', warp_skip, '--dataset', dataset,
@@ -236,6 +240,7 @@ def run_probe(tree, isa, warp_skip, options, dataset='market'):
                    '--steps', str(options.steps), '--warmup', str(options.warmup),
                    '--matmul_repeats', str(options.matmul_repeats), '--out', out]
         command += interpolation_flag(options.warp_interpolation)
+        command += ['--layers', layers] if layers != 'project' else []
         completed = subprocess.run(command, cwd=tree, env=isa_environment(isa), stdout=subprocess.DEVNULL,
                                    stderr=subprocess.PIPE, text=True)
         if completed.returncode:
@@ -267,10 +272,10 @@ def revision_tree(revision):
         signal.signal(signal.SIGTERM, previous)
 
 
-def step_row(label, isa, warp_skip, runs):
-    """One table row from the probe results of one (tree, isa, warp_skip): medians over the runs."""
+def step_row(label, isa, layers, warp_skip, runs):
+    """One table row from the probe results of one (tree, isa, layers, warp_skip): medians over the runs."""
     step_s = statistics.median(run['step']['median_s'] for run in runs)
-    row = {'revision': label, 'isa': isa, 'warp_skip': warp_skip,
+    row = {'revision': label, 'isa': isa, 'layers': layers, 'warp_skip': warp_skip,
            'interpolation': runs[0]['warp_interpolation'], 'runs': len(runs),
            'step_s': step_s, 'step_min_s': min(run['step']['min_s'] for run in runs),
            'pairs_per_s': runs[0]['batch_size'] / step_s,
@@ -286,6 +291,7 @@ def step_row(label, isa, warp_skip, runs):
 def compare(options):
     """--revision / --isa: every (tree, isa) measured in fresh processes, alternately, per warp_skip."""
     isas = options.isa.split(',')
+    layer_sets = options.layers.split(',')
     results = {'machine': common.machine(), 'load_before': common.load_average(),
                'onednn': {isa: onednn_isa(isa) for isa in isas}}
     with contextlib.ExitStack() as stack:
@@ -298,28 +304,32 @@ def compare(options):
                 order = trees if round_index % 2 == 0 else trees[::-1]   # ABBA: drift hits both alike
                 for label, tree in order:
                     for isa in isas:
-                        result = run_probe(tree, isa, warp_skip, options)
-                        runs.setdefault((label, isa, warp_skip), []).append(result)
-                        print('round %d, %s, %s, %s: %.3f s per step (load %s)'
-                              % (round_index + 1, label, isa, warp_skip, result['step']['median_s'],
-                                 result['load_after']), flush=True)
+                        for layers in layer_sets:
+                            result = run_probe(tree, isa, warp_skip, options, layers=layers)
+                            runs.setdefault((label, isa, layers, warp_skip), []).append(result)
+                            print('round %d, %s, %s, %s layers, %s: %.3f s per step (load %s)'
+                                  % (round_index + 1, label, isa, layers, warp_skip, result['step']['median_s'],
+                                     result['load_after']), flush=True)
     results['load_after'] = common.load_average()
-    rows = [step_row(label, isa, warp_skip, runs[label, isa, warp_skip])
-            for warp_skip in options.warp_skips.split(',') for label, _ in trees for isa in isas]
-    same = {(row['revision'], row['isa'], row['warp_skip']): row['step_s'] for row in rows}
+    rows = [step_row(label, isa, layers, warp_skip, runs[label, isa, layers, warp_skip])
+            for warp_skip in options.warp_skips.split(',') for label, _ in trees for isa in isas
+            for layers in layer_sets]
+    same = {(row['revision'], row['isa'], row['layers'], row['warp_skip']): row['step_s'] for row in rows}
     for row in rows:
         row['onednn_convolution'] = results['onednn'][row['isa']]['onednn_convolution']
-        row['vs_working_tree'] = row['step_s'] / same[WORKING_TREE, row['isa'], row['warp_skip']]
-        row['vs_native'] = row['step_s'] / same[row['revision'], isas[0], row['warp_skip']]
+        row['vs_working_tree'] = row['step_s'] / same[WORKING_TREE, row['isa'], row['layers'], row['warp_skip']]
+        row['vs_native'] = row['step_s'] / same[row['revision'], isas[0], row['layers'], row['warp_skip']]
+        row['vs_project'] = row['step_s'] / same[row['revision'], row['isa'], layer_sets[0], row['warp_skip']]
     results['rows'] = rows
     print_machine(results)
     for isa, found in results['onednn'].items():
         print('--isa %s: oneDNN ISA "%s", convolution %s%s' % (
             isa, found['onednn_isa'], found['onednn_convolution'],
             ', XLA refused the ISA' if found['xla_isa_refused'] else ''))
-    columns = ['revision', 'isa', 'onednn_convolution', 'warp_skip', 'interpolation', 'step_s', 'pairs_per_s',
-               'GFLOP/s', 'matmul_GFLOP/s', 'of_matmul', 'vs_working_tree']
+    columns = ['revision', 'isa', 'onednn_convolution', 'layers', 'warp_skip', 'interpolation', 'step_s',
+               'pairs_per_s', 'GFLOP/s', 'matmul_GFLOP/s', 'of_matmul', 'vs_working_tree']
     columns += ['vs_native'] if len(isas) > 1 else []
+    columns += ['vs_project'] if len(layer_sets) > 1 else []
     results['table'] = common.table(
         rows, columns, 'Training step (D update + G update), batch %d, width %s, data in memory; medians of %d '
         'fresh processes each (%d steps after %d warm-up); vs_*: ratio of seconds per step'
@@ -333,12 +343,14 @@ def read_epoch_seconds(log_dir):
         return {int(row['epoch']): float(row['seconds']) for row in csv.DictReader(f)}
 
 
-def run_train(options, isa):
+def run_train(options, isa, layers='project'):
     """python train.py on the synthetic dataset, two epochs of --batches_per_epoch steps, in a
-    fresh temporary folder; (seconds per step of the second epoch, wall seconds of the process)."""
+    fresh temporary folder (with Keras' stock layers: through step_probe.py --train_py); (seconds per
+    step of the second epoch, of the first, wall seconds of the process)."""
     with tempfile.TemporaryDirectory(prefix='train-step-end-to-end-') as folder:
         log_dir = os.path.join(folder, 'logs')
-        command = [sys.executable, 'train.py', '--dataset', 'synthetic', '--data_root', options.data_root,
+        start = ['train.py'] if layers == 'project' else [PROBE, '--layers', layers, '--train_py']
+        command = [sys.executable] + start + ['--dataset', 'synthetic', '--data_root', options.data_root,
                    '--warp_skip', 'mask', '--batch_size', str(options.batch_size),
                    '--width_factor', str(options.width_factor), '--number_of_epochs', '2',
                    '--batches_per_epoch', str(options.batches_per_epoch), '--checkpoint_ratio', '1000',
@@ -362,32 +374,39 @@ def end_to_end(options):
     subprocess.run([sys.executable, 'data/make_synthetic_dataset.py', '--data_root', options.data_root],
                    cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     isas = options.isa.split(',')
+    layer_sets = options.layers.split(',')
     results = {'machine': common.machine(), 'load_before': common.load_average(), 'runs': []}
     for round_index in range(options.rounds):
         for isa in isas:
-            train_step_s, first_epoch_step_s, wall = run_train(options, isa)
-            probe = run_probe(ROOT, isa, 'mask', options, dataset='synthetic')
-            results['runs'].append({'isa': isa, 'train_py_step_s': train_step_s,
-                                    'train_py_first_epoch_step_s': first_epoch_step_s, 'train_py_wall_s': wall,
-                                    'in_memory_step_s': probe['step']['median_s'], 'probe': probe})
-            print('round %d, %s: train.py %.3f s per step, in memory %.3f s (load %s)'
-                  % (round_index + 1, isa, train_step_s, probe['step']['median_s'], common.load_average()),
-                  flush=True)
+            for layers in layer_sets:
+                train_step_s, first_epoch_step_s, wall = run_train(options, isa, layers)
+                probe = run_probe(ROOT, isa, 'mask', options, dataset='synthetic', layers=layers)
+                results['runs'].append({'isa': isa, 'layers': layers, 'train_py_step_s': train_step_s,
+                                        'train_py_first_epoch_step_s': first_epoch_step_s, 'train_py_wall_s': wall,
+                                        'in_memory_step_s': probe['step']['median_s'], 'probe': probe})
+                print('round %d, %s, %s layers: train.py %.3f s per step, in memory %.3f s (load %s)'
+                      % (round_index + 1, isa, layers, train_step_s, probe['step']['median_s'],
+                         common.load_average()), flush=True)
     results['load_after'] = common.load_average()
     rows = []
-    for isa in isas:
-        runs = [run for run in results['runs'] if run['isa'] == isa]
+    for isa, layers in [(isa, layers) for isa in isas for layers in layer_sets]:
+        runs = [run for run in results['runs'] if run['isa'] == isa and run['layers'] == layers]
         train_s = statistics.median(run['train_py_step_s'] for run in runs)
         memory_s = statistics.median(run['in_memory_step_s'] for run in runs)
-        rows.append({'isa': isa, 'interpolation': runs[0]['probe']['warp_interpolation'], 'runs': len(runs),
+        flops = runs[0]['probe']['gflop_per_pair'] * options.batch_size
+        matmul = statistics.median(run['probe']['matmul_gflops'] for run in runs)
+        rows.append({'isa': isa, 'layers': layers, 'matmul_GFLOP/s': matmul,
+                     'in_memory_of_matmul': flops / memory_s / matmul, 'train_py_of_matmul': flops / train_s / matmul,
+                     'interpolation': runs[0]['probe']['warp_interpolation'], 'runs': len(runs),
                      'train_py_s_per_step': train_s, 'in_memory_s_per_step': memory_s,
                      'ratio': train_s / memory_s, 'train_py_pairs_per_s': options.batch_size / train_s,
                      'train_py_wall_s': statistics.median(run['train_py_wall_s'] for run in runs)})
     results['rows'] = rows
     print_machine(results)
     results['table'] = common.table(
-        rows, ['isa', 'interpolation', 'train_py_s_per_step', 'in_memory_s_per_step', 'ratio',
-               'train_py_pairs_per_s', 'train_py_wall_s'],
+        rows, ['isa', 'layers', 'interpolation', 'train_py_s_per_step', 'in_memory_s_per_step', 'ratio',
+               'matmul_GFLOP/s', 'in_memory_of_matmul', 'train_py_of_matmul', 'train_py_pairs_per_s',
+               'train_py_wall_s'],
         'train.py on synthetic (128x64), mask, batch %d, width %s: second epoch of %d steps (from '
         'training_log.csv) vs the in-memory step; medians of %d runs'
         % (options.batch_size, options.width_factor, options.batches_per_epoch, options.rounds))
@@ -506,6 +525,9 @@ def main(argv=None):
     parser.add_argument('--isa', default='native',
                         help='Comma-separated instruction sets to time the step under, in fresh processes: '
                              + ', '.join(ISAS) + ' (native: what oneDNN and XLA pick on this CPU).')
+    parser.add_argument('--layers', default='project',
+                        help='--revision / --isa / --end_to_end: comma-separated layer sets to time: project, '
+                             "stock (Keras' own transposed convolution, crop and Adam).")
     parser.add_argument('--end_to_end', action='store_true',
                         help='Time python train.py on the synthetic dataset (128x64, mask) against its in-memory '
                              'step instead.')
@@ -518,7 +540,10 @@ def main(argv=None):
     for isa in options.isa.split(','):
         if isa not in ISAS:
             parser.error('--isa %s: choose from %s' % (isa, ', '.join(ISAS)))
-    fresh_processes = options.revision or options.isa != 'native' or options.end_to_end
+    for layers in options.layers.split(','):
+        if layers not in step_probe.LAYER_SETS:
+            parser.error('--layers %s: choose from %s' % (layers, ', '.join(step_probe.LAYER_SETS)))
+    fresh_processes = options.revision or options.isa != 'native' or options.end_to_end or options.layers != 'project'
     options.steps = options.steps or (2 if options.quick else 5 if fresh_processes else 7)
     options.warmup = options.warmup if options.warmup is not None else (1 if options.quick else 2)
     options.rounds = options.rounds or (1 if options.quick else 3)
