@@ -21,13 +21,14 @@ from keras import ops
 @keras.saving.register_keras_serializable(package='gan')
 class FusedAdam(keras.optimizers.Adam):
     """keras.optimizers.Adam (same arguments, variables and results) updating each variable with one
-    fused kernel on the TensorFlow backend; amsgrad and other backends take Keras' own path."""
+    fused kernel on the TensorFlow backend on a CPU; amsgrad, other backends and GPUs (where the
+    fused kernel has not been measured) take Keras' own path."""
 
     def __init__(self, name='adam', **kwargs):
         super().__init__(name=name, **kwargs)   # Keras' name, so the variables' paths are Adam's too
 
     def update_step(self, gradient, variable, learning_rate):
-        if self.amsgrad or keras.backend.backend() != 'tensorflow':
+        if self.amsgrad or keras.backend.backend() != 'tensorflow' or tf.config.list_logical_devices('GPU'):
             return super().update_step(gradient, variable, learning_rate)
         dtype = variable.dtype
         local_step = ops.cast(self.iterations + 1, dtype)

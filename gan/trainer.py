@@ -97,11 +97,22 @@ class Trainer:
                     'loss %s is %s at epoch %d, step %d (%s update): training stopped; the last good '
                     'checkpoint is left as it was' % (name, value, epoch, step, update))
 
-    def train_epoch(self, epoch):
+    def training_batches(self, first_epoch, end_epoch):
+        """One iterator over the training stream of epochs first_epoch .. end_epoch - 1. A run reads its
+        epochs from one iterator: a tf.data iterator dropped at the end of every epoch can hold the
+        training loop for seconds while its worker threads stop (benchmarks/README.md, "train.py end
+        to end")."""
+        batches_per_epoch = self.args.batches_per_epoch * self.batches_per_step
+        data = self.dataset.train_dataset(first_epoch * batches_per_epoch,
+                                          (end_epoch - first_epoch) * batches_per_epoch)
+        return iter(distribute.distribute(self.strategy, data))
+
+    def train_epoch(self, epoch, batches=None):
+        """One epoch of --batches_per_epoch steps, read from ``batches`` (training_batches) or, without
+        it, from an iterator over this epoch's batches alone; the epoch's mean loss terms."""
         args = self.args
-        first_batch = epoch * args.batches_per_epoch * self.batches_per_step
-        data = self.dataset.train_dataset(first_batch, args.batches_per_epoch * self.batches_per_step)
-        batches = iter(distribute.distribute(self.strategy, data))
+        if batches is None:
+            batches = self.training_batches(epoch, epoch + 1)
         for tracker in self.gan.metrics:
             tracker.reset_state()
         progress = tqdm(range(args.batches_per_epoch), desc='epoch %d' % epoch, disable=not self.chief,
@@ -167,13 +178,14 @@ class Trainer:
 
     def _train_epochs(self):
         args = self.args
+        batches = self.training_batches(self.first_epoch, self.end_epoch)
         for epoch in range(self.first_epoch, self.end_epoch):
             if self.chief and self.sample_sheet and (epoch + 1) % args.display_ratio == 0:
                 self.save_samples(epoch)
             if self.chief and self.is_checkpoint_epoch(epoch):
                 self.save_weights(epoch)
             started = time.time()
-            values = self.train_epoch(epoch)
+            values = self.train_epoch(epoch, batches)
             values['seconds'] = time.time() - started
             # The reference validates on epoch 0 itself, not on the first epoch of a resumed run.
             if args.use_validation and (self.is_checkpoint_epoch(epoch) or epoch == 0):

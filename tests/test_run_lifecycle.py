@@ -113,10 +113,10 @@ def test_a_resumed_run_ends_where_the_original_would_have(synthetic_root, tmp_pa
 
     real_epoch = Trainer.train_epoch
 
-    def killed_at_epoch_2(self, epoch):
+    def killed_at_epoch_2(self, epoch, *batches):
         if epoch == 2:
             raise KeyboardInterrupt
-        return real_epoch(self, epoch)
+        return real_epoch(self, epoch, *batches)
     monkeypatch.setattr(Trainer, 'train_epoch', killed_at_epoch_2)
     with pytest.raises(KeyboardInterrupt):
         _main(synthetic_root, tmp_path / 'resumed', *flags)
