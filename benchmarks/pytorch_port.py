@@ -132,7 +132,7 @@ def measure_port(port_dir, steps, warmup, batch_size):
         g_optimizer.zero_grad()
         g_loss.backward()
         g_optimizer.step()
-        return float(d_loss), float(g_loss)
+        return d_loss.detach().item(), g_loss.detach().item()
 
     batches = [batch(seed) for seed in range(3)]
     generator.train(), discriminator.train()
