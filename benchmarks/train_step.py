@@ -10,7 +10,9 @@ machine's matrix-multiply rate measured in the same run.
     python benchmarks/train_step.py --isa native,avx2 --layers project,stock   # against Keras' own layers
 
 --profile adds where the time goes (generator forward / backward, the warp layers alone with each
-interpolation, every convolution and transposed convolution alone); --variants re-runs the mask step
+interpolation, every convolution and transposed convolution alone, the whole step by op type under
+TensorFlow's profiler; for AVX2 run it with ONEDNN_MAX_CPU_ISA=AVX2 XLA_FLAGS=--xla_cpu_max_isa=AVX2
+in the environment); --variants re-runs the mask step
 in fresh processes under other threading / oneDNN settings.
 
 --revision REV and --isa run every measurement in a fresh process (benchmarks/step_probe.py, run from
@@ -177,6 +179,45 @@ def profile_transposed(gan, batch_size, repeats):
             row[name + '_gflops'] = 3 * flops / seconds / 1e9
         rows.append(row)
     return rows
+
+
+def profile_ops(gan, batches, steps):
+    """The whole step under TensorFlow's profiler: milliseconds per step by op type, summed over the
+    executor's threads (two ops often run at once, each on the intra-op pool, so the sum exceeds the
+    step's wall time; the shares compare op types with each other)."""
+    import collections
+    import glob
+    import tensorflow as tf
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+    d_step, g_step = tf.function(gan.discriminator_train_step), tf.function(gan.generator_train_step)
+
+    def step():
+        values = dict(d_step(batches[0], batches[1]), **g_step(batches[2]))
+        return {name: float(value) for name, value in values.items()}
+    for _ in range(2):
+        step()
+    with tempfile.TemporaryDirectory() as folder:
+        tf.profiler.experimental.start(folder)
+        for _ in range(steps):
+            step()
+        tf.profiler.experimental.stop()
+        space = xplane_pb2.XSpace()
+        with open(glob.glob(os.path.join(folder, '**', '*.xplane.pb'), recursive=True)[0], 'rb') as f:
+            space.ParseFromString(f.read())
+    milliseconds, calls = collections.Counter(), collections.Counter()
+    for plane in space.planes:
+        for line in plane.lines:
+            if not line.name.startswith('tf_Compute'):
+                continue
+            for event in line.events:
+                name = plane.event_metadata[event.metadata_id].name
+                if ':' in name and not name.endswith(':Process'):   # "op name:op type"; Process encloses ops
+                    kind = name.rsplit(':', 1)[1]
+                    milliseconds[kind] += event.duration_ps / 1e9 / steps
+                    calls[kind] += 1 / steps
+    total = sum(milliseconds.values())
+    return [{'op_type': kind, 'ms_per_step': ms, 'share': ms / total, 'calls_per_step': calls[kind]}
+            for kind, ms in milliseconds.most_common(16)]
 
 
 # ---- settings in fresh processes (--variants) --------------------------------------------------
@@ -442,6 +483,7 @@ def in_process(options):
             measured['warp_layers'] = profile_warp(gan, batches[2], repeats)
             measured['convolutions'] = profile_convolutions(gan, options.batch_size, repeats)
             measured['transposed_layers'] = profile_transposed(gan, options.batch_size, repeats)
+            measured['op_types'] = profile_ops(gan, batches, repeats)
         results['steps'].append(measured)
         del gan, batches
     if not options.no_matmul:
@@ -501,6 +543,9 @@ def print_profile(results, measured):
                                         'gemm_ms', 'gemm_gflops'],
         'Decoder up-sampling (transposed conv + crop), forward + backward, two ways (batch %d)'
         % measured['batch_size'])
+    results['op_table'] = common.table(
+        measured['op_types'], ['op_type', 'ms_per_step', 'share', 'calls_per_step'],
+        'The whole step by op type (TensorFlow profiler; ms summed over the executor threads)')
 
 
 def main(argv=None):
