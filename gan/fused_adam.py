@@ -9,7 +9,7 @@ Same arithmetic as ``keras.optimizers.Adam`` and the Keras 2 Adam of the referen
 
 Keras 3 writes that update as nine separate element-wise ops, each a full pass over the variable in
 memory; the fused kernel makes one pass. With the generator's 61 M parameters the update is memory
-bound, and on a 2-core CPU the fused kernel takes about a quarter of the time (benchmarks/README.md,
+bound: on a 2-core CPU the fused update takes about 0.1 s off the training step (benchmarks/README.md,
 "Training step"). The slot variables are Keras' own (``_momentums``, ``_velocities``), so checkpoints
 are those of ``keras.optimizers.Adam``.
 """
