@@ -167,6 +167,12 @@ def main(argv=None):
     if options.measure_port:
         common.write_json(options.out, measure_port(options.port_dir, options.steps, options.warmup, 4))
         return
+    if not os.path.exists(os.path.join(options.port_dir, 'src_deformable', 'models', 'networks.py')):
+        parser.error('--port_dir %s: no src_deformable/models/networks.py there (a checkout of '
+                     'ssfootball04/pose-transfer is expected)' % options.port_dir)
+    for isa in options.isa.split(','):
+        if isa not in train_step.ISAS:
+            parser.error('--isa %s: choose from %s' % (isa, ', '.join(train_step.ISAS)))
     probe_options = argparse.Namespace(batch_size=4, width_factor=1.0, steps=options.steps, warmup=options.warmup,
                                        matmul_repeats=7, warp_interpolation=None)
     results = {'machine': common.machine(), 'load_before': common.load_average(), 'runs': []}
