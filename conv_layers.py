@@ -27,11 +27,11 @@ Market (128x64, ``mask``) generator, width_factor 1, shapes per sample::
 import collections
 
 import keras
-import tensorflow as tf
 from keras import ops
 
 import warp_layers
 import warp_types
+from gan import distribute
 
 ENCODER_FILTERS = {6: (64, 128, 256, 512, 512, 512), 7: (64, 128, 256, 512, 512, 512, 512)}
 DECODER_FILTERS = {6: (512, 512, 512, 256, 128, 3), 7: (512, 512, 512, 512, 256, 128, 3)}
@@ -100,7 +100,7 @@ def transposed_conv_4x4_s2(x, kernel):
 
 def on_gpu():
     """Whether TensorFlow sees a GPU: the layers below keep Keras' computation there."""
-    return bool(tf.config.list_logical_devices('GPU'))
+    return bool(distribute.gpus())
 
 
 @keras.saving.register_keras_serializable(package='pose_gan')

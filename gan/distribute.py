@@ -54,6 +54,12 @@ def number_of_workers():
     return sum(len(cluster.get(job, [])) for job in ('chief', 'worker')) or 1
 
 
+def gpus():
+    """The GPUs TensorFlow sees (logical devices). Layers and the optimiser keep Keras' own computation
+    where there is one."""
+    return tf.config.list_logical_devices('GPU')
+
+
 def make_strategy(kind='auto'):
     if kind == 'none':
         return tf.distribute.get_strategy()
@@ -61,7 +67,7 @@ def make_strategy(kind='auto'):
         return _multi_worker_strategy()
     if kind == 'mirrored':
         return tf.distribute.MirroredStrategy()
-    if len(tf.config.list_logical_devices('GPU')) > 1:
+    if len(gpus()) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
 

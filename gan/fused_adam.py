@@ -17,6 +17,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from gan import distribute
+
 
 @keras.saving.register_keras_serializable(package='gan')
 class FusedAdam(keras.optimizers.Adam):
@@ -28,7 +30,7 @@ class FusedAdam(keras.optimizers.Adam):
         super().__init__(name=name, **kwargs)   # Keras' name, so the variables' paths are Adam's too
 
     def update_step(self, gradient, variable, learning_rate):
-        if self.amsgrad or keras.backend.backend() != 'tensorflow' or tf.config.list_logical_devices('GPU'):
+        if self.amsgrad or keras.backend.backend() != 'tensorflow' or distribute.gpus():
             return super().update_step(gradient, variable, learning_rate)
         dtype = variable.dtype
         local_step = ops.cast(self.iterations + 1, dtype)
