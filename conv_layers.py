@@ -29,7 +29,6 @@ import collections
 import keras
 from keras import ops
 
-import warp_layers
 import warp_types
 from gan import distribute
 
@@ -142,7 +141,7 @@ def scaled(filters, width_factor):
 def block(x, n, down=True, norm=True, dropout=False, leaky=True, names=None):
     """(Leaky)ReLU, then a 4x4 stride-2 convolution (down: zero-pad 1; up: transposed 'valid', crop 1),
     then instance norm, then Dropout(0.5). (B, h, w, c) -> (B, h/2, w/2, n) down, (B, 2h, 2w, n) up."""
-    name = names or warp_layers.keras_default_name
+    name = names or warp_types.keras_default_name
     if leaky:
         x = keras.layers.LeakyReLU(0.2, name=name('leaky_re_lu'))(x)
     else:

@@ -77,16 +77,17 @@ def profile_warp(gan, batch, repeats):
     """The AffineTransformLayer calls of the generator alone, forward and forward + backward, on
     features of their real shapes, with each interpolation of --warp_interpolation."""
     import tensorflow as tf
-    import warp_layers
+    import warp_sampling
+    import warp_types
     rows = []
     for layer in gan.generator.layers:
-        if not isinstance(layer, warp_layers.AffineTransformLayer):
+        if not isinstance(layer, warp_types.AffineTransformLayer):
             continue
         shape = layer.input[0].shape
         features = tf.random.normal((batch['source_image'].shape[0],) + tuple(shape[1:]))
         extra = [batch['transforms'], batch['masks']]
         row = {'layer': layer.name, 'features': 'x'.join(str(v) for v in shape[1:])}
-        for interpolation in warp_layers.WARP_INTERPOLATIONS:
+        for interpolation in warp_sampling.WARP_INTERPOLATIONS:
             candidate = layer.from_config(dict(layer.get_config(), interpolation=interpolation))
 
             @tf.function

@@ -303,7 +303,7 @@ def test_unet_with_background_does_not_read_it():
 
 def test_warp_interpolation_reaches_every_warp_layer():
     import argparse
-    import warp_layers
+    import warp_types
     flags = argparse.Namespace(image_size=(128, 64), use_input_pose=1, warp_skip='mask', disc_type='warp',
                                warp_agg='max', use_bg=0, pose_rep_type='hm', width_factor=WIDTH,
                                warp_interpolation='nearest')
@@ -311,8 +311,8 @@ def test_warp_interpolation_reaches_every_warp_layer():
         flags.warp_interpolation = interpolation
         options = conv_layers.network_options(flags)
         for model in (conv_layers.make_generator(**options), conv_layers.make_discriminator(**options)):
-            layers = [layer for layer in model.layers if isinstance(layer, warp_layers.AffineTransformLayer)]
+            layers = [layer for layer in model.layers if isinstance(layer, warp_types.AffineTransformLayer)]
             assert layers and all(layer.interpolation == interpolation for layer in layers)
     default = conv_layers.make_generator((128, 64), 1, 'mask', 'call', 'max', 0, 'hm', width_factor=WIDTH)
     assert {layer.interpolation for layer in default.layers
-            if isinstance(layer, warp_layers.AffineTransformLayer)} == {'nearest'}
+            if isinstance(layer, warp_types.AffineTransformLayer)} == {'nearest'}

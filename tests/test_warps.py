@@ -1,4 +1,4 @@
-"""AffineTransformLayer and SpatialTransformer (pose_transform Keras part) against independent warps
+"""AffineTransformLayer and SpatialTransformer (warp_types.py) against independent warps
 written with scipy.ndimage.map_coordinates."""
 import math
 
@@ -9,7 +9,8 @@ import scipy.ndimage
 import tensorflow as tf
 
 import pose_transform
-import warp_layers
+import warp_sampling
+import warp_types
 
 IMAGE_SIZE = (128, 64)
 LEVEL_SIZES = [(128, 64), (64, 32), (32, 16), (16, 8)]
@@ -110,7 +111,7 @@ def test_masked_part_warp_matches_independent_warp(part_inputs, level_size, aggr
     transforms, masks = part_inputs
     assert np.any(transforms == 1000), 'the made-up poses should produce a "no point" transform'
     features = np.random.default_rng(0).normal(size=(2,) + level_size + (5,)).astype(np.float32)
-    layer = warp_layers.AffineTransformLayer(10, aggregation, IMAGE_SIZE, interpolation)
+    layer = warp_types.AffineTransformLayer(10, aggregation, IMAGE_SIZE, interpolation)
     got = np.asarray(layer([features, transforms, masks]))
     scale = IMAGE_SIZE[0] // level_size[0]
     want = reference_warp(features, transforms, masks, scale, aggregation, interpolation)
@@ -126,7 +127,7 @@ def test_global_transform_without_masks(aggregation, interpolation):
     source, target = source_keypoints(), target_keypoints()
     transforms = pose_transform.estimate_uniform_transform(source, target)[None].astype(np.float32)  # (1, 1, 8)
     features = np.random.default_rng(1).normal(size=(1, 64, 32, 4)).astype(np.float32)
-    layer = warp_layers.AffineTransformLayer(1, aggregation, IMAGE_SIZE, interpolation)
+    layer = warp_types.AffineTransformLayer(1, aggregation, IMAGE_SIZE, interpolation)
     got = np.asarray(layer([features, transforms]))
     want = reference_warp(features, transforms, None, 2, aggregation, interpolation)
     assert np.abs(got - want).max() < 1e-4
@@ -137,7 +138,7 @@ def test_projective_terms_and_no_point_transform():
     transforms = np.array([[[0.9, 0.1, 2.0, -0.05, 1.1, -3.0, 0.002, -0.001],
                             [1, 0, 1000, 0, 1, 1000, 0, 0]]], dtype=np.float32)
     features = np.random.default_rng(2).uniform(0.5, 1.0, size=(1, 32, 16, 3)).astype(np.float32)
-    layer = warp_layers.AffineTransformLayer(2, 'none', (32, 16), 'bilinear')
+    layer = warp_types.AffineTransformLayer(2, 'none', (32, 16), 'bilinear')
     got = np.asarray(layer([features, transforms]))                                  # (1, 32, 16, 6)
     assert got.shape == (1, 32, 16, 6)
     want = reference_warp(features, transforms[:, :1], None, 1, 'max', 'bilinear')
@@ -151,14 +152,14 @@ def test_avg_is_zero_where_no_mask_covers():
     masks = np.zeros((1, 2, 16, 8), np.float32)
     masks[0, 0, :8] = 1
     masks[0, 1, :4] = 1
-    got = np.asarray(warp_layers.AffineTransformLayer(2, 'avg', (16, 8))([features, identity, masks]))
+    got = np.asarray(warp_types.AffineTransformLayer(2, 'avg', (16, 8))([features, identity, masks]))
     assert np.allclose(got[0, :8], 1) and np.all(got[0, 8:] == 0) and np.all(np.isfinite(got))
 
 
 def test_gradient_reaches_features_through_avg_with_empty_masks(part_inputs):
     transforms, masks = part_inputs
     features = tf.Variable(np.random.default_rng(3).normal(size=(2, 32, 16, 3)).astype(np.float32))
-    layer = warp_layers.AffineTransformLayer(10, 'avg', IMAGE_SIZE)
+    layer = warp_types.AffineTransformLayer(10, 'avg', IMAGE_SIZE)
     with tf.GradientTape() as tape:
         loss = tf.reduce_sum(layer([features, transforms, masks]) ** 2)
     grad = tape.gradient(loss, features).numpy()
@@ -167,9 +168,9 @@ def test_gradient_reaches_features_through_avg_with_empty_masks(part_inputs):
 
 def test_nearest_indices_match_legacy_resize():
     """floor(i * in / out), the pick of TF 1's resize_images nearest (no half-pixel centres)."""
-    assert warp_layers.nearest_indices(8, 4).tolist() == [0, 2, 4, 6]
-    assert warp_layers.nearest_indices(128, 63)[:4].tolist() == [0, 2, 4, 6]
-    assert warp_layers.nearest_indices(128, 63)[-1] == 125  # floor(62 * 128 / 63)
+    assert warp_sampling.nearest_indices(8, 4).tolist() == [0, 2, 4, 6]
+    assert warp_sampling.nearest_indices(128, 63)[:4].tolist() == [0, 2, 4, 6]
+    assert warp_sampling.nearest_indices(128, 63)[-1] == 125  # floor(62 * 128 / 63)
 
 
 def reference_spatial_transformer(features, theta):
@@ -201,7 +202,7 @@ def test_spatial_transformer_matches_scipy(level_size):
     features = rng.normal(size=(2,) + level_size + (3,)).astype(np.float32)
     theta = np.array([[0.9, 0.1, 0.05, -0.08, 0.85, -0.1],
                       [1.1, -0.05, -0.1, 0.1, 0.95, 0.07]], np.float32)
-    got = np.asarray(warp_layers.SpatialTransformer()([features, theta]))
+    got = np.asarray(warp_types.SpatialTransformer()([features, theta]))
     want, near_edge = reference_spatial_transformer(features, theta)
     assert near_edge.mean() < 0.05
     diff = np.abs(got - want)[~near_edge]
@@ -214,9 +215,9 @@ def test_spatial_transformer_starts_at_identity_and_learns():
     source = tf.constant(source_keypoints()[None].astype(np.float32))
     target = tf.constant(target_keypoints()[None].astype(np.float32))
     theta_model_inputs = [keras.Input((18, 2)), keras.Input((18, 2))]
-    theta = warp_layers.stn_parameters(*theta_model_inputs)
+    theta = warp_types.stn_parameters(*theta_model_inputs)
     features_in = keras.Input((32, 16, 3))
-    warped = warp_layers.SpatialTransformer()([features_in, theta])
+    warped = warp_types.SpatialTransformer()([features_in, theta])
     model = keras.Model(theta_model_inputs + [features_in], [theta, warped])
     features = tf.constant(np.random.default_rng(5).normal(size=(1, 32, 16, 3)).astype(np.float32))
     with tf.GradientTape() as tape:
@@ -232,7 +233,7 @@ def test_spatial_transformer_starts_at_identity_and_learns():
 def kernel_and_project_warps(features, transforms, masks, parts, interpolation):
     """(warped, gradient of sum(warped * weights) w.r.t. the features) of what the reference ran (the
     features repeated per part through TensorFlow's ImageProjectiveTransformV3 kernel and its
-    registered gradient, then times the masks) and of warp_layers.warp_parts."""
+    registered gradient, then times the masks) and of warp_sampling.warp_parts."""
     batch, height, width, channels = features.shape
     weights = tf.constant(np.random.default_rng(5).normal(size=(batch, parts, height, width, channels)),
                           tf.float32)
@@ -245,7 +246,7 @@ def kernel_and_project_warps(features, transforms, masks, parts, interpolation):
         return tf.reshape(warped, (batch, parts, height, width, channels))
 
     def project_warp(x):
-        return warp_layers.warp_parts(x, tf.constant(transforms), parts, masks, interpolation)
+        return warp_sampling.warp_parts(x, tf.constant(transforms), parts, masks, interpolation)
 
     results = []
     for warp in (kernel_warp, project_warp):
@@ -291,8 +292,8 @@ def test_nearest_warp_equals_the_kernel_on_real_part_transforms_at_every_level()
     for height, width in LEVEL_SIZES + [(63, 31)]:
         divisor = np.array([1, 1, IMAGE_SIZE[0] // height, 1, 1, IMAGE_SIZE[1] // width, 1, 1], np.float32)
         level_transforms = (transforms / divisor).reshape(-1, 8)
-        rows = warp_layers.nearest_indices(IMAGE_SIZE[0], height)
-        cols = warp_layers.nearest_indices(IMAGE_SIZE[1], width)
+        rows = warp_sampling.nearest_indices(IMAGE_SIZE[0], height)
+        cols = warp_sampling.nearest_indices(IMAGE_SIZE[1], width)
         level_masks = tf.constant(masks[:, :, rows][:, :, :, cols].reshape(-1, height, width))
         features = tf.constant(rng.normal(size=(len(source), height, width, 4)).astype(np.float32))
         (want, want_grad), (got, got_grad) = kernel_and_project_warps(features, level_transforms, level_masks, 10,
@@ -306,9 +307,9 @@ def test_nearest_warp_equals_the_kernel_on_real_part_transforms_at_every_level()
 
 def test_translation_divisors_are_integer_ratios():
     """Python 2's int / int: 128 / 63 = 2 and 64 / 31 = 2 on the warp discriminator's map."""
-    layer = warp_layers.AffineTransformLayer(10, 'max', IMAGE_SIZE)
+    layer = warp_types.AffineTransformLayer(10, 'max', IMAGE_SIZE)
     layer.build([(None, 63, 31, 4), (None, 10, 8), (None, 10) + IMAGE_SIZE])
     np.testing.assert_array_equal(layer.transform_divisor, [1, 1, 2, 1, 1, 2, 1, 1])
-    layer = warp_layers.AffineTransformLayer(10, 'max', IMAGE_SIZE)
+    layer = warp_types.AffineTransformLayer(10, 'max', IMAGE_SIZE)
     layer.build([(None, 32, 16, 4), (None, 10, 8), (None, 10) + IMAGE_SIZE])
     np.testing.assert_array_equal(layer.transform_divisor, [1, 1, 4, 1, 1, 4, 1, 1])
