@@ -112,6 +112,8 @@ RUN_FLAGS = ('dataset', 'warp_skip', 'warp_agg', 'disc_type', 'use_input_pose', 
 
 
 def train_parser(description='Deformable GAN: training and testing (train.py, test.py, demo.py).'):
+    # Imported here, not at the top: the data scripts' parsers stay free of TensorFlow.
+    import warp_types
     parser = dataset_parser(description)
     add = parser.add_argument
     # The reference's flags, with its defaults.
@@ -142,9 +144,8 @@ def train_parser(description='Deformable GAN: training and testing (train.py, te
         help='Pose estimator weights (for the struct loss and compute_cordinates.py).')
     add('--images_for_test', default=12000, type=_positive_int, help='Number of test pairs to sample.')
     add('--use_input_pose', default=True, type=_switch, help='Feed the source pose to the generator.')
-    add('--warp_skip', default='stn', choices=['none', 'full', 'mask', 'stn'],
-        help='Skip connections: none (U-Net), full (one affine), mask (the paper\'s deformable skip), stn; '
-             'each value is one class of warp_types.py, with its inputs and its warp layer.')
+    add('--warp_skip', default='stn', choices=tuple(warp_types.WARP_TYPES),
+        help='Skip connections: none (U-Net), full (one affine), mask (the paper\'s deformable skip), stn.')
     add('--warp_agg', default='max', choices=['max', 'avg'], help='How warped parts are aggregated.')
     add('--disc_type', default='call', choices=['call', 'sim', 'warp'], help='Discriminator type.')
     add('--use_bg', default=False, type=_switch, help='Give the background image to both networks.')

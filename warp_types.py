@@ -2,9 +2,8 @@
 "The warp" and "Networks"): the inputs it adds to the networks, their shapes, how the data pipeline
 makes them (numpy for one pair, TensorFlow for a batch inside tf.data), and the Keras layer by which a
 network warps a feature map with them (``AffineTransformLayer``, ``SpatialTransformer``; their sampling
-arithmetic is in warp_sampling.py). The data pipeline (pose_dataset.py) and the builders
-(conv_layers.py) both read ``WARP_TYPES``, so a new warp type is one class here plus its name in
-cmd.py's choices (a test checks that the two agree).
+arithmetic is in warp_sampling.py). The flag's choices (cmd.py), the data pipeline (pose_dataset.py)
+and the builders (conv_layers.py) all read ``WARP_TYPES``, so a new warp type is one class here.
 
 Input names and shapes per pair (no batch axis), keypoints (18, 2) (y, x), -1 missing:
 
@@ -300,7 +299,7 @@ class SpatialTransformer(keras.layers.Layer):
         return input_shape[0]
 
 
-# In the order of cmd.py's --warp_skip choices.
+# The --warp_skip choices, in the order that cmd.py's help lists them.
 WARP_TYPES = {warp_type.name: warp_type for warp_type in
               (WarpType(), FullWarp(), MaskWarp(), SpatialTransformerWarp())}
 
