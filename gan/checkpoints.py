@@ -4,24 +4,25 @@ Two kinds, both in --checkpoints_dir:
 - ``epoch_XXX_generator.weights.h5`` / ``_discriminator.weights.h5``: the networks' weights only
   (``save_weights``, Keras 3 format, atomic), every --checkpoint_ratio epochs; what test.py, demo.py
   and --generator_checkpoint read.
-- the resume checkpoint: ``resume_epoch_XXX/state.*`` (a tf.train.Checkpoint of every variable of both
-  networks, dropout seed states included, both optimisers' slots and step counters) and the pointer
-  ``resume.json`` (the epoch to train next, the seed, the folder). Written after every epoch: the
-  state goes to a ``.tmp`` folder renamed into place, and only then is the pointer replaced (one
-  atomic rename), then older states are deleted. A run killed at any moment leaves the pointer on a
-  complete state: the previous one or the new one.
+- the resume state, after every epoch: ``resume/state-N.*``, a tf.train.Checkpoint of every variable
+  of both networks (dropout seed states included) and of both optimisers (slots and step counters)
+  after epoch N, kept by a tf.train.CheckpointManager: it writes the state whole, then replaces its
+  pointer ``resume/checkpoint`` (one atomic rename), then deletes the older state. A run killed at any
+  moment leaves the pointer on a complete state: the previous one or the new one. Beside it,
+  ``resume.json`` holds the flags that define the run, written before its first state.
 
 A folder holds one run only: a new run refuses to start over an existing one (``--resume`` continues
 it, ``--overwrite`` removes its files first), and ``--resume`` refuses flags that define another run
-(the caller names them: cmd.RUN_FLAGS for train.py). A write that fails (a full disk) stops the run with one line naming the file; the
-last complete checkpoint stays loadable and no temporary file is left behind.
+(the caller names them: cmd.RUN_FLAGS for train.py). A write that fails (a full disk) stops the run
+with one line naming the file; the last complete checkpoint stays loadable and no temporary file is
+left behind.
 """
 import contextlib
 import errno
+import glob
 import json
 import os
 import re
-import shutil
 import signal
 
 import tensorflow as tf
@@ -29,22 +30,27 @@ import tensorflow as tf
 from gan import atomic
 
 POINTER = 'resume.json'
-STATE_PREFIX = 'resume_epoch_'
+STATE_FOLDER = 'resume'
+STATE_NAME = 'state'
+# A resume.json that names its state folder itself ({'next_epoch', 'state': 'resume_epoch_XXX/state'}) is
+# read too, so that runs saved in that layout still resume; the next save moves them to STATE_FOLDER.
+FOLDER_STATE_PREFIX = 'resume_epoch_'
 OPTIONS = 'options.json'
-# Tests set this to an epoch number: the process then kills itself (SIGKILL) right after writing that
-# epoch's resume state under its temporary name, before the rename, the worst moment to die.
-KILL_BEFORE_RENAME = 'GAN_CHECKPOINT_KILL_BEFORE_RENAME'
+# Tests set this to an epoch number: the process then kills itself (SIGKILL) once that epoch's state is
+# written whole, before the pointer moves to it, the worst moment to die.
+KILL_BEFORE_POINTER = 'GAN_CHECKPOINT_KILL_BEFORE_POINTER'
 
 # The files a run writes, per folder flag (names relative to that folder; ``.tmp`` while written).
 RUN_FILES = {
-    'checkpoints_dir': r'epoch_\d{3,}_(generator|discriminator)(\.tmp)?\.weights\.h5|%s\d{3,}(\.tmp)?|'
-                       r'%s(\.tmp)?|%s(\.tmp)?' % (STATE_PREFIX, re.escape(POINTER), re.escape(OPTIONS)),
+    'checkpoints_dir': r'epoch_\d{3,}_(generator|discriminator)(\.tmp)?\.weights\.h5|%s|%s\d{3,}(\.tmp)?|'
+                       r'%s(\.tmp)?|%s(\.tmp)?' % (STATE_FOLDER, FOLDER_STATE_PREFIX, re.escape(POINTER),
+                                                  re.escape(OPTIONS)),
     'output_dir': r'epoch_\d{3,}\.png(\.tmp)?',
     'log_dir': r'training_log\.csv(\.tmp)?|loss_curves\.png(\.tmp)?|tensorboard',
 }
 # What a run leaves only once it has started training; options.json and TensorBoard's first events
 # alone are left by a start that failed, and are replaced without asking.
-STARTED = re.compile(r'(epoch_|%s|%s|training_log)' % (STATE_PREFIX, re.escape(POINTER)))
+STARTED = re.compile(r'(epoch_|%s|%s|training_log)' % (STATE_FOLDER, re.escape(POINTER)))
 
 
 class RunError(RuntimeError):
@@ -63,13 +69,25 @@ def make_resume_checkpoint(generator, discriminator, g_optimizer, d_optimizer):
                                d_optimizer=_tf_variables(d_optimizer.variables))
 
 
-def read_pointer(checkpoints_dir):
-    """The resume.json of ``checkpoints_dir`` as a dict, or None when there is none."""
-    path = os.path.join(checkpoints_dir, POINTER)
+def _read_json(path):
     if not os.path.exists(path):
         return None
     with open(path) as f:
         return json.load(f)
+
+
+def read_pointer(checkpoints_dir):
+    """What --resume continues from, as a dict: resume.json's content (the run's flags, under 'run')
+    plus, once an epoch is saved, 'next_epoch' (the epoch to train next) and 'state' (the checkpoint
+    prefix, relative to ``checkpoints_dir``); None when there is no resume.json."""
+    pointer = _read_json(os.path.join(checkpoints_dir, POINTER))
+    if pointer is None:
+        return None
+    latest = tf.train.latest_checkpoint(os.path.join(checkpoints_dir, STATE_FOLDER))
+    if latest:
+        pointer.update(next_epoch=int(latest.rsplit('-', 1)[1]) + 1,
+                       state=os.path.relpath(latest, checkpoints_dir))
+    return pointer
 
 
 @contextlib.contextmanager
@@ -92,35 +110,62 @@ def writing(path, tmp=None):
                        % (path, reason.splitlines()[0] if reason else type(error).__name__, advice)) from error
 
 
+def _state_manager(checkpoint, checkpoints_dir):
+    # The state files are named by the epoch they follow: resume/state-1.* after epoch 1.
+    return tf.train.CheckpointManager(checkpoint, os.path.join(checkpoints_dir, STATE_FOLDER), max_to_keep=1,
+                                      checkpoint_name=STATE_NAME)
+
+
+def _before_pointer(next_epoch):
+    """Runs once a state is written whole, before the pointer moves to it (the kill tests' moment)."""
+    if os.environ.get(KILL_BEFORE_POINTER) == str(next_epoch):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _partial_state(prefix):
+    """The files TensorFlow writes for the checkpoint ``prefix``: its index, data shards and temporary folder."""
+    return [prefix + '.index'] + glob.glob(glob.escape(prefix) + '.data-*') + [prefix + '_temp']
+
+
 def save_resume_state(checkpoint, checkpoints_dir, next_epoch, info):
-    """Writes the state after an epoch (``next_epoch`` = the epoch to train next), atomically."""
-    os.makedirs(checkpoints_dir, exist_ok=True)
-    name = '%s%03d' % (STATE_PREFIX, next_epoch - 1)
-    final = os.path.join(checkpoints_dir, name)
-    tmp = final + '.tmp'
-    shutil.rmtree(tmp, ignore_errors=True)
-    with writing(os.path.join(final, 'state'), tmp):
-        checkpoint.write(os.path.join(tmp, 'state'))
-        if os.environ.get(KILL_BEFORE_RENAME) == str(next_epoch):
-            os.kill(os.getpid(), signal.SIGKILL)
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
-    pointer = dict(info, next_epoch=int(next_epoch), state=os.path.join(name, 'state'))
+    """Writes the state after an epoch (``next_epoch`` = the epoch to train next) through the run's
+    CheckpointManager, and resume.json (``info``) before the run's first state."""
     pointer_path = os.path.join(checkpoints_dir, POINTER)
-    with writing(pointer_path):
-        atomic.write_json(pointer_path, pointer, sync=True)
+    declared = _read_json(pointer_path)
+    if declared is None:
+        with writing(pointer_path):
+            atomic.write_json(pointer_path, info, sync=True)
+    manager = _state_manager(checkpoint, checkpoints_dir)
+    prefix = '%s-%d' % (os.path.join(checkpoints_dir, STATE_FOLDER, STATE_NAME), next_epoch - 1)
+    # The manager appends its own callback, which moves the pointer, after this one.
+    options = tf.train.CheckpointOptions(experimental_write_callbacks=[lambda path: _before_pointer(next_epoch)])
+    try:
+        with writing(prefix):
+            manager.save(checkpoint_number=next_epoch - 1, options=options)
+    except BaseException:
+        if tf.train.latest_checkpoint(os.path.dirname(prefix)) != prefix:
+            for path in _partial_state(prefix):
+                atomic.remove(path)
+        raise
+    if declared is not None and declared != info:
+        # A resume.json naming a state folder stays valid until the manager's first state is complete.
+        with writing(pointer_path):
+            atomic.write_json(pointer_path, info, sync=True)
     for entry in os.listdir(checkpoints_dir):
-        if entry.startswith(STATE_PREFIX) and entry != name:
-            shutil.rmtree(os.path.join(checkpoints_dir, entry), ignore_errors=True)
-    return pointer
+        if entry.startswith(FOLDER_STATE_PREFIX):
+            atomic.remove(os.path.join(checkpoints_dir, entry))
+    return read_pointer(checkpoints_dir)
 
 
 def restore_resume_state(checkpoint, checkpoints_dir):
-    """Loads the state ``resume.json`` points at into ``checkpoint``; returns the pointer dict."""
+    """Loads the state that read_pointer names into ``checkpoint``; returns the pointer dict."""
     pointer = read_pointer(checkpoints_dir)
     if pointer is None:
         raise FileNotFoundError('--resume: no %s in %s (nothing to resume; train without --resume first)'
                                 % (POINTER, checkpoints_dir))
+    if 'state' not in pointer:
+        raise FileNotFoundError('--resume: no saved epoch in %s (the run stopped during its first epoch): start '
+                                'it over with --overwrite' % os.path.join(checkpoints_dir, STATE_FOLDER))
     status = checkpoint.read(os.path.join(checkpoints_dir, pointer['state']))
     status.assert_existing_objects_matched()
     return pointer
@@ -178,6 +223,9 @@ def check_resume(args, run_flag_names):
         raise RunError('--resume: flags that define the run differ from those saved in %s: %s. Give the saved '
                        'values to continue it, or start a new run in another --checkpoints_dir'
                        % (os.path.join(args.checkpoints_dir, POINTER), '; '.join(differences)))
+    if 'next_epoch' not in pointer:
+        raise RunError('--resume: the run in %s stopped before it saved an epoch (nothing in %s): start it over '
+                       'with --overwrite' % (args.checkpoints_dir, os.path.join(args.checkpoints_dir, STATE_FOLDER)))
     trained = pointer['next_epoch'] - args.start_epoch
     if args.number_of_epochs < trained:
         raise RunError('--resume: the run in %s has trained %d epochs already; give --number_of_epochs %d or '

@@ -47,7 +47,7 @@ class Trainer:
     """Runs epochs start_epoch .. start_epoch + number_of_epochs - 1 of ``gan`` on ``dataset``.
 
     ``sample_sheet(pair names, batch, generated)`` -> uint8 image draws the sheets (none without it);
-    ``run_flags`` ({flag: value}, the flags that define the run) are saved with every resume state."""
+    ``run_flags`` ({flag: value}, the flags that define the run) are saved beside the resume state (resume.json)."""
 
     def __init__(self, gan, dataset, args, strategy=None, sample_sheet=None, run_flags=None):
         self.gan = gan

@@ -27,6 +27,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from gan import checkpoints
+
 
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -137,7 +139,7 @@ def differences(a, b):
     """|a - b| of every array of two weight files (or resume-state folders), which must hold the same
     arrays, as one flat float64 vector."""
     if os.path.isdir(a):
-        a, b = [tf.train.load_checkpoint(os.path.join(x, 'state')) for x in (a, b)]
+        a, b = [tf.train.load_checkpoint(tf.train.latest_checkpoint(x)) for x in (a, b)]
         names = sorted(name for name in a.get_variable_to_shape_map() if 'save_counter' not in name and not name.startswith('_'))
         assert names == sorted(n for n in b.get_variable_to_shape_map() if 'save_counter' not in n and not n.startswith('_'))
         pairs = [(a.get_tensor(name), b.get_tensor(name)) for name in names]
@@ -194,7 +196,7 @@ def test_two_workers_train_as_one_process_and_resume_exactly(synthetic_root, tmp
         started = [processes.start('one', flags(synthetic_root, one, '--number_of_epochs', '2'), no_dropout=True)]
         started += start_workers(processes, synthetic_root, whole, 2, '--number_of_epochs', '2')
         processes.finish(*start_workers(processes, synthetic_root, resumed, 2, tag='first'))
-        assert json.load(open(os.path.join(resumed, 'checkpoints', 'resume.json')))['next_epoch'] == 1
+        assert checkpoints.read_pointer(os.path.join(resumed, 'checkpoints'))['next_epoch'] == 1
         # ... then resume for the second.
         processes.finish(*start_workers(processes, synthetic_root, resumed, 2, '--number_of_epochs', '2', '--resume',
                                         tag='second'))
@@ -202,7 +204,7 @@ def test_two_workers_train_as_one_process_and_resume_exactly(synthetic_root, tmp
     check_same_as_one_process(whole, one, 2, 2)
     # The resumed run is the uninterrupted one: same weights, Adam states, data order.
     for name in ('epoch_001_generator.weights.h5', 'epoch_002_generator.weights.h5',
-                 'epoch_002_discriminator.weights.h5', 'resume_epoch_001'):
+                 'epoch_002_discriminator.weights.h5', 'resume'):
         d = differences(os.path.join(resumed, 'checkpoints', name), os.path.join(whole, 'checkpoints', name))
         print('resumed vs uninterrupted two-worker run, %s: max |difference| %.3g' % (name, d.max()))
         assert d.max() == 0, (name, d.max())
@@ -222,11 +224,11 @@ def test_three_workers_train_as_one_process(synthetic_root, tmp_path):
 @pytest.mark.slow
 def test_a_killed_worker_stops_the_others_and_resume_continues(synthetic_root, tmp_path):
     out = str(tmp_path / 'run')
-    pointer_path = os.path.join(out, 'checkpoints', 'resume.json')
+    directory = os.path.join(out, 'checkpoints')
     with Processes(str(tmp_path)) as processes:
         chief, worker = start_workers(processes, synthetic_root, out, 2, '--number_of_epochs', '100',
                                       '--use_validation', '0', no_dropout=False)
-        while not (os.path.exists(pointer_path) and json.load(open(pointer_path))['next_epoch'] >= 2):
+        while (checkpoints.read_pointer(directory) or {}).get('next_epoch', 0) < 2:
             assert chief.poll() is None and worker.poll() is None, processes.output(chief)[-3000:]
             assert time.time() - chief.started < 100, 'no epoch done in 100 s'
             time.sleep(0.2)
@@ -239,14 +241,14 @@ def test_a_killed_worker_stops_the_others_and_resume_continues(synthetic_root, t
               % (stopped_after, status, output.strip().splitlines()[-1]))
         assert status == 1, output[-3000:]
         assert 'another worker of this multi-worker run stopped' in output and '--resume' in output
-        pointer = json.load(open(pointer_path))
-        state = tf.train.load_checkpoint(os.path.join(out, 'checkpoints', pointer['state']))
+        pointer = checkpoints.read_pointer(directory)
+        state = tf.train.load_checkpoint(os.path.join(directory, pointer['state']))
         assert state.get_variable_to_shape_map()
         trained = pointer['next_epoch']
         weights(os.path.join(out, 'checkpoints', 'epoch_%03d_generator.weights.h5' % (trained - 1)))
         processes.finish(*start_workers(processes, synthetic_root, out, 2, '--number_of_epochs', str(trained + 1),
                                         '--use_validation', '0', '--resume', tag='resumed', no_dropout=False))
-        assert json.load(open(pointer_path))['next_epoch'] == trained + 1
+        assert checkpoints.read_pointer(directory)['next_epoch'] == trained + 1
         assert 'resumed from' in processes.output(processes.running[-2])
 
 

@@ -206,6 +206,17 @@ def test_resume_without_a_run_says_so(synthetic_root, tmp_path, capsys):
     assert not os.path.exists(os.path.join(str(tmp_path), 'checkpoints', 'options.json'))
 
 
+def test_resume_of_a_run_stopped_in_its_first_epoch_says_so(synthetic_root, tmp_path, capsys):
+    checkpoints_dir = os.path.join(str(tmp_path), 'checkpoints')
+    os.makedirs(checkpoints_dir)
+    with open(os.path.join(checkpoints_dir, 'resume.json'), 'w') as f:   # declared, no epoch saved
+        f.write('{"run": {}}')
+    assert _main(synthetic_root, tmp_path, '--resume') == 1
+    assert ('the run in %s stopped before it saved an epoch (nothing in %s): start it over with --overwrite'
+            % (checkpoints_dir, os.path.join(checkpoints_dir, 'resume'))) in capsys.readouterr().err
+    assert sorted(os.listdir(checkpoints_dir)) == ['resume.json']
+
+
 @pytest.mark.slow
 def test_resume_refuses_flags_of_another_run(synthetic_root, tmp_path, capsys):
     out = str(tmp_path)
@@ -272,24 +283,23 @@ def _disk_full(*args, **kwargs):
 @pytest.mark.slow
 def test_a_full_disk_while_saving_the_resume_state(synthetic_root, tmp_path, capsys, monkeypatch):
     import tensorflow as tf
-    real_write = tf.train.Checkpoint.write
+    real_write = tf.train.Checkpoint._write
 
     def write(self, prefix, *args, **kwargs):
-        if 'resume_epoch_001' in prefix:           # half of the state is on disk when the disk fills up
-            os.makedirs(os.path.dirname(prefix), exist_ok=True)
+        if prefix.endswith('state-1'):             # half of the state is on disk when the disk fills up
             open(prefix + '.index', 'wb').write(b'partial')
             _disk_full()
         return real_write(self, prefix, *args, **kwargs)
-    monkeypatch.setattr(tf.train.Checkpoint, 'write', write)
+    monkeypatch.setattr(tf.train.Checkpoint, '_write', write)
     out = str(tmp_path)
     assert _main(synthetic_root, out, '--number_of_epochs', '2', '--use_validation', '0') == 1
     error = capsys.readouterr().err.strip().splitlines()[-1]
-    state = os.path.join(out, 'checkpoints', 'resume_epoch_001', 'state')
+    state = os.path.join(out, 'checkpoints', 'resume', 'state-1')
     assert error == ('train.py: error: could not write %s (No space left on device): free some space on that disk, '
                      'then continue the run with --resume; the last complete checkpoint is kept' % state)
     assert not _no_tmp_left(out)
-    assert not os.path.exists(os.path.dirname(state))
-    monkeypatch.setattr(tf.train.Checkpoint, 'write', real_write)
+    assert sorted(os.listdir(os.path.dirname(state))) == ['checkpoint', 'state-0.data-00000-of-00001', 'state-0.index']
+    monkeypatch.setattr(tf.train.Checkpoint, '_write', real_write)
     args = training_args(synthetic_root, out, '--warp_skip', 'none', '--number_of_epochs', '2', '--resume')
     trainer = Trainer(make_gan(args), PoseHMDataset.from_args(args), args)
     assert trainer.restore()['next_epoch'] == 1

@@ -70,6 +70,7 @@ def test_nan_loss_stops_naming_the_term_and_keeps_the_checkpoint(synthetic_root,
 
 @pytest.mark.slow
 def test_a_save_interrupted_at_any_point_leaves_the_previous_state(synthetic_root, tmp_path, monkeypatch):
+    import tensorflow as tf
     args = training_args(synthetic_root, tmp_path, *FLAGS)
     trainer = train(args)
     saved = _state(trainer)
@@ -78,38 +79,72 @@ def test_a_save_interrupted_at_any_point_leaves_the_previous_state(synthetic_roo
     class Killed(Exception):
         pass
 
-    real_replace = os.replace
-    for dying_call in (1, 2):   # 1: after the state is written, before its rename; 2: before the pointer
-        calls = []
+    real_write = tf.train.Checkpoint._write
 
-        def replace(src, dst):
-            calls.append(dst)
-            if len(calls) == dying_call:
-                raise Killed(dst)
-            return real_replace(src, dst)
+    def half_written(self, prefix, *args, **kwargs):   # the index is on disk, the data not
+        open(prefix + '.index', 'wb').write(b'partial')
+        raise Killed(prefix)
+
+    def before_pointer(next_epoch):                       # the state is whole, the pointer not moved
+        raise Killed(next_epoch)
+
+    for dying in ('while writing the state', 'before the pointer moves'):
         trainer.gan.generator.variables[0].assign(trainer.gan.generator.variables[0] + 1.0)
-        monkeypatch.setattr(checkpoints.os, 'replace', replace)
+        if dying == 'while writing the state':
+            monkeypatch.setattr(tf.train.Checkpoint, '_write', half_written)
+        else:
+            monkeypatch.setattr(checkpoints, '_before_pointer', before_pointer)
         with pytest.raises(Killed):
             checkpoints.save_resume_state(trainer.resume_checkpoint, directory, 2, {'seed': 0})
-        monkeypatch.setattr(checkpoints.os, 'replace', real_replace)
-        assert checkpoints.read_pointer(directory)['next_epoch'] == 1
+        monkeypatch.setattr(tf.train.Checkpoint, '_write', real_write)
+        monkeypatch.undo()
+        assert checkpoints.read_pointer(directory)['next_epoch'] == 1, dying
+        assert sorted(os.listdir(os.path.join(directory, checkpoints.STATE_FOLDER))) == [
+            'checkpoint', 'state-0.data-00000-of-00001', 'state-0.index'], dying
         fresh = Trainer(make_gan(args), PoseHMDataset.from_args(args), args)
         fresh.restore()
         for a, b in zip(saved, _state(fresh)):
             np.testing.assert_array_equal(a, b)
 
 
-KILLED_WRITER = textwrap.dedent('''
-    import sys
-    sys.path.insert(0, {root!r})
-    import cmd
+def _small_model_checkpoint():
     import keras
-    from gan import checkpoints
     inputs = keras.Input((64,))
     model = keras.Model(inputs, keras.layers.Dense(2048)(inputs))
     optimizer = keras.optimizers.Adam()
     optimizer.build(model.trainable_variables)
-    checkpoint = checkpoints.make_resume_checkpoint(model, model, optimizer, optimizer)
+    return model, checkpoints.make_resume_checkpoint(model, model, optimizer, optimizer)
+
+
+def test_a_state_saved_in_its_own_folder_resumes_and_moves_to_the_manager(tmp_path):
+    """A run whose resume.json names a ``resume_epoch_XXX/state`` folder resumes from it; its next save
+    goes to the CheckpointManager's folder and the old folder goes."""
+    directory = str(tmp_path / 'checkpoints')
+    model, checkpoint = _small_model_checkpoint()
+    model.layers[1].kernel.assign(model.layers[1].kernel * 0 + 5.0)
+    checkpoint.write(os.path.join(directory, 'resume_epoch_004', 'state'))
+    with open(os.path.join(directory, checkpoints.POINTER), 'w') as f:
+        json.dump({'run': {'seed': 3}, 'next_epoch': 5, 'state': os.path.join('resume_epoch_004', 'state')}, f)
+    model.layers[1].kernel.assign(model.layers[1].kernel * 0)
+    assert checkpoints.restore_resume_state(checkpoint, directory)['next_epoch'] == 5
+    assert np.all(model.layers[1].kernel.numpy() == 5.0)
+    model.layers[1].kernel.assign(model.layers[1].kernel * 0 + 6.0)
+    pointer = checkpoints.save_resume_state(checkpoint, directory, 6, {'run': {'seed': 3}})
+    assert pointer == {'run': {'seed': 3}, 'next_epoch': 6, 'state': os.path.join('resume', 'state-5')}
+    assert sorted(os.listdir(directory)) == ['resume', 'resume.json']
+    assert json.load(open(os.path.join(directory, checkpoints.POINTER))) == {'run': {'seed': 3}}
+    model.layers[1].kernel.assign(model.layers[1].kernel * 0)
+    checkpoints.restore_resume_state(checkpoint, directory)
+    assert np.all(model.layers[1].kernel.numpy() == 6.0)
+
+
+KILLED_WRITER = textwrap.dedent('''
+    import sys
+    sys.path.insert(0, {root!r})
+    import cmd
+    from gan import checkpoints
+    from tests.test_training_run import _small_model_checkpoint
+    model, checkpoint = _small_model_checkpoint()
     for epoch in range(1, 10):
         model.layers[1].kernel.assign(model.layers[1].kernel * 0 + epoch)
         checkpoints.save_resume_state(checkpoint, {directory!r}, epoch, {{'seed': 0}})
@@ -118,22 +153,17 @@ KILLED_WRITER = textwrap.dedent('''
 
 @pytest.mark.slow
 def test_sigkill_while_writing_leaves_a_loadable_state(tmp_path):
-    """The writer kills itself (gan/checkpoints.KILL_BEFORE_RENAME) once the third state is written
-    under its temporary name: the second one must still load, whole."""
+    """The writer kills itself (gan/checkpoints.KILL_BEFORE_POINTER) once the third state is written
+    whole, before the pointer moves to it: the second one must still load, whole."""
     directory = str(tmp_path / 'checkpoints')
     script = tmp_path / 'writer.py'
     script.write_text(KILLED_WRITER.format(root=ROOT, directory=directory))
-    environment = dict(os.environ, **{checkpoints.KILL_BEFORE_RENAME: '3'})
+    environment = dict(os.environ, **{checkpoints.KILL_BEFORE_POINTER: '3'})
     child = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=environment, capture_output=True,
                            timeout=300)
     assert child.returncode == -signal.SIGKILL, child.stderr.decode()[-2000:]
-    assert os.path.isdir(os.path.join(directory, checkpoints.STATE_PREFIX + '002.tmp'))   # killed mid-save
-    import keras
-    inputs = keras.Input((64,))
-    model = keras.Model(inputs, keras.layers.Dense(2048)(inputs))
-    optimizer = keras.optimizers.Adam()
-    optimizer.build(model.trainable_variables)
-    checkpoint = checkpoints.make_resume_checkpoint(model, model, optimizer, optimizer)
+    assert os.path.exists(os.path.join(directory, 'resume', 'state-2.index'))   # killed before the pointer
+    model, checkpoint = _small_model_checkpoint()
     pointer = checkpoints.restore_resume_state(checkpoint, directory)
     kernel = model.layers[1].kernel.numpy()
     assert pointer['next_epoch'] == 2
@@ -166,7 +196,7 @@ def test_train_py_end_to_end(synthetic_root, tmp_path):
     curves = Image.open(out / 'logs' / 'loss_curves.png')
     assert curves.format == 'PNG' and curves.size[0] > 100
     assert os.listdir(out / 'logs' / 'tensorboard')
-    assert json.load(open(out / 'checkpoints' / 'resume.json'))['next_epoch'] == 2
+    assert checkpoints.read_pointer(str(out / 'checkpoints'))['next_epoch'] == 2
 
     from pose_training import make_gan as build
     import cmd
