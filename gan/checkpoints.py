@@ -73,7 +73,11 @@ def _read_json(path):
     if not os.path.exists(path):
         return None
     with open(path) as f:
-        return json.load(f)
+        try:
+            return json.load(f)
+        except ValueError as error:
+            raise RunError('%s is damaged (%s): restore it, or start the run over with --overwrite'
+                           % (path, error)) from error
 
 
 def read_pointer(checkpoints_dir):

@@ -206,6 +206,18 @@ def test_resume_without_a_run_says_so(synthetic_root, tmp_path, capsys):
     assert not os.path.exists(os.path.join(str(tmp_path), 'checkpoints', 'options.json'))
 
 
+def test_resume_with_a_damaged_resume_json_names_it(synthetic_root, tmp_path, capsys):
+    checkpoints_dir = os.path.join(str(tmp_path), 'checkpoints')
+    os.makedirs(checkpoints_dir)
+    with open(os.path.join(checkpoints_dir, 'resume.json'), 'w') as f:
+        f.write('{"run": {"seed"')
+    assert _main(synthetic_root, tmp_path, '--resume') == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith('train.py: error: %s is damaged (' % os.path.join(checkpoints_dir, 'resume.json'))
+    assert error.endswith('): restore it, or start the run over with --overwrite')
+    assert sorted(os.listdir(checkpoints_dir)) == ['resume.json']
+
+
 def test_resume_of_a_run_stopped_in_its_first_epoch_says_so(synthetic_root, tmp_path, capsys):
     checkpoints_dir = os.path.join(str(tmp_path), 'checkpoints')
     os.makedirs(checkpoints_dir)
