@@ -28,9 +28,11 @@ class FusedAdam(keras.optimizers.Adam):
 
     def __init__(self, name='adam', **kwargs):
         super().__init__(name=name, **kwargs)   # Keras' name, so the variables' paths are Adam's too
+        # Decided once: update_step runs for every variable (every step when called eagerly).
+        self.fused = not self.amsgrad and keras.backend.backend() == 'tensorflow' and not distribute.gpus()
 
     def update_step(self, gradient, variable, learning_rate):
-        if self.amsgrad or keras.backend.backend() != 'tensorflow' or distribute.gpus():
+        if not self.fused:
             return super().update_step(gradient, variable, learning_rate)
         dtype = variable.dtype
         local_step = ops.cast(self.iterations + 1, dtype)
