@@ -72,11 +72,26 @@ def torso_size(xy):
     return np.sqrt((right + left) / 2.0)
 
 
+def vector_lengths(vectors):
+    """(..., 1) float64: ``np.linalg.norm`` of each (x, y) vector of (..., 2) ``vectors``, one call per
+    vector, as the reference measured a limb's normal.
+
+    For a single vector ``np.linalg.norm`` takes the square root of a dot product, which the BLAS
+    computes: with fused multiply-adds (OpenBLAS' AVX-512 kernels) the sum x*x + y*y is rounded once,
+    not twice, and the last bit can differ from squares summed along an axis. One vector at a time
+    the lengths are the reference's on every machine, batched or not."""
+    vectors = np.asarray(vectors, dtype=np.float64)
+    flat = vectors.reshape(-1, 2)
+    lengths = np.array([np.linalg.norm(vector) for vector in flat], dtype=np.float64)
+    return lengths.reshape(vectors.shape[:-1] + (1,))
+
+
 def limb_polygon(fr, to, st, inc_to, inc_from=LIMB_INC_FROM, half_width=LIMB_HALF_WIDTH):
     """(..., 4, 2) (x, y) vertices of limb rectangles (docs/reference.md, "Part transforms and masks"); ``to`` moves from the moved ``fr``.
 
     ``fr`` and ``to`` are (..., 2) (x, y) points, ``st`` and ``inc_to`` scalars or (...,) arrays.
-    The arithmetic is the reference's, operation by operation, so the vertices are the same floats.
+    The arithmetic is the reference's, operation by operation (the normal's length included, see
+    ``vector_lengths``), so the vertices are the same floats.
     """
     fr, to = np.asarray(fr, dtype=np.float64), np.asarray(to, dtype=np.float64)
     st, inc_to = np.asarray(st, dtype=np.float64)[..., None], np.asarray(inc_to, dtype=np.float64)[..., None]
@@ -84,7 +99,7 @@ def limb_polygon(fr, to, st, inc_to, inc_from=LIMB_INC_FROM, half_width=LIMB_HAL
     to = to + (to - fr) * inc_to
     along = fr - to
     normal = np.stack([-along[..., 1], along[..., 0]], axis=-1)
-    length = np.linalg.norm(normal, axis=-1, keepdims=True)
+    length = vector_lengths(normal)
     with np.errstate(divide='ignore', invalid='ignore'):
         offset = st * half_width * (normal / length)
     offset = np.where(length == 0, 1.0, offset)  # fr' == to': the vertices fr'+1, fr'-1, to'-1, to'+1

@@ -212,3 +212,116 @@ def test_masks_and_stickmen_of_every_reference_row_match_scikit_image_013():
     assert poses > 1000
     assert differ_today > 0
     print('%d poses; %d mask pixels differ with scikit-image %s' % (poses, differ_today, skimage.__version__))
+
+
+# ---- The length of a limb's normal -------------------------------------------------------------
+
+LIMB_NAMES = [('Rhip', 'Rkne'), ('Lhip', 'Lkne'), ('Rkne', 'Rank'), ('Lkne', 'Lank'),
+              ('Rsho', 'Relb'), ('Lsho', 'Lelb'), ('Relb', 'Rwri'), ('Lelb', 'Lwri')]
+# A synthetic pose (y, x) whose limb normals have x*x + y*y rounded once (a fused multiply-add) differ
+# from x*x and y*y rounded, then summed, enough to move 5 pixels of its limb masks.
+FMA_ROW = np.array([[14, 35], [24, 28], [24, 15], [42, 25], [54, 12], [27, 45], [-1, -1], [-1, -1], [63, 32],
+                    [91, 18], [112, 26], [65, 40], [87, 44], [113, 34], [16, 40], [18, 26], [14, 33], [19, 33]])
+
+
+def _fused_norm(original):
+    """np.linalg.norm whose dot product of one 2-vector rounds x*x + y*y once after rounding x*x, as
+    OpenBLAS' AVX-512 ddot does (exact arithmetic in Fractions, then one rounding)."""
+    from fractions import Fraction
+
+    def norm(x, *args, **kwargs):
+        x = np.asarray(x)
+        if args or kwargs or x.shape != (2,):
+            return original(x, *args, **kwargs)
+        first = float(x[0]) * float(x[0])
+        return np.sqrt(float(Fraction(float(x[1])) ** 2 + Fraction(first)))
+    return norm
+
+
+def _limb_vertices(poses, inc_to):
+    """Every limb polygon of (N, 18, 2) poses, ours (one batched call) and the transcription's (one
+    call per limb); (ours, theirs) as (L, 4, 2) arrays."""
+    xy, present = pt._xy_and_present(poses)
+    pose, limb = np.nonzero(present[:, pt.LIMB_FROM] & present[:, pt.LIMB_TO])
+    ours = pt.limb_polygon(xy[pose, pt.LIMB_FROM[limb]], xy[pose, pt.LIMB_TO[limb]], pt.torso_size(xy)[pose],
+                           inc_to[limb])
+    theirs = []
+    for p, l in zip(pose, limb):
+        kp = named(poses[p])
+        fr, to = LIMB_NAMES[l]
+        theirs.append(polygon(kp[fr], kp[to], st_distance(kp), inc_to[l]))
+    return ours, np.array(theirs)
+
+
+def _assert_bit_identical(ours, theirs):
+    assert ours.shape == theirs.shape and ours.dtype == theirs.dtype == np.float64
+    differ = np.flatnonzero((ours.view(np.int64) != theirs.view(np.int64)).any(axis=(1, 2)))
+    assert not len(differ), 'limb %d: %r != %r' % (differ[0], ours[differ[0]].tolist(), theirs[differ[0]].tolist())
+
+
+def test_limb_normal_length_is_numpy_norm_of_each_vector(monkeypatch):
+    """Whatever np.linalg.norm of one 2-vector computes (here the fused dot product of AVX-512 BLAS),
+    the vertices are the transcription's, bit for bit, one limb at a time and batched."""
+    original = np.linalg.norm
+    monkeypatch.setattr(np.linalg, 'norm', lambda x: np.sqrt(np.sum(np.asarray(x) ** 2)))
+    summed = reference_masks(FMA_ROW, (H, W))
+    monkeypatch.setattr(np.linalg, 'norm', _fused_norm(original))
+    fused = reference_masks(FMA_ROW, (H, W))
+    assert (summed != fused).sum() == 5, 'the row shows nothing'
+    np.testing.assert_array_equal(pt.pose_masks(FMA_ROW, (H, W)), fused)
+    np.testing.assert_array_equal(pt.pose_masks_batch(np.array([TEMPLATE, FMA_ROW]), (H, W))[1], fused)
+    for inc_to in (pt.LIMB_MASK_INC_TO, pt.LIMB_FIT_INC_TO):
+        _assert_bit_identical(*_limb_vertices(FMA_ROW[None], inc_to))
+        rng = np.random.default_rng(7)
+        _assert_bit_identical(*_limb_vertices(np.array([random_skeleton(rng) for _ in range(40)]), inc_to))
+
+
+def test_limb_vertices_of_real_rows_are_the_transcriptions(monkeypatch):
+    """Every limb of the real annotation samples, with this machine's np.linalg.norm and with the
+    fused one."""
+    from reference_data import annotation_sets
+    poses = np.array([kp for _, _, rows in annotation_sets() for kp in rows.values() if pt.check_valid(kp)])
+    for norm in (np.linalg.norm, _fused_norm(np.linalg.norm)):
+        monkeypatch.setattr(np.linalg, 'norm', norm)
+        for inc_to in (pt.LIMB_MASK_INC_TO, pt.LIMB_FIT_INC_TO):
+            ours, theirs = _limb_vertices(poses, inc_to)
+            assert len(ours) > 5000
+            _assert_bit_identical(ours, theirs)
+
+
+AVX512_BLAS_CHECK = '''
+import numpy as np
+import pose_transform as pt
+from test_pose_transform import FMA_ROW, _fused_norm, _limb_vertices, _assert_bit_identical, reference_masks
+rng = np.random.default_rng(0)
+vectors = rng.uniform(-50, 50, (200, 2))
+fused = sum(np.linalg.norm(v) != np.sqrt(np.sum(v ** 2)) for v in vectors)
+print('fused', fused)
+if fused:
+    emulated = _fused_norm(np.linalg.norm)
+    assert all(np.linalg.norm(v) == emulated(v) for v in vectors), 'the emulation is not this BLAS'
+    for inc_to in (pt.LIMB_MASK_INC_TO, pt.LIMB_FIT_INC_TO):
+        _assert_bit_identical(*_limb_vertices(FMA_ROW[None], inc_to))
+    np.testing.assert_array_equal(pt.pose_masks(FMA_ROW, (128, 64)), reference_masks(FMA_ROW, (128, 64)))
+    print('identical')
+'''
+
+
+def test_limb_vertices_with_the_avx512_blas():
+    """The same row with OpenBLAS' own AVX-512 kernels (where the CPU has them): their dot product is
+    the fused one the test above emulates."""
+    import os
+    import subprocess
+    import sys
+    with open('/proc/cpuinfo') if os.path.exists('/proc/cpuinfo') else open(os.devnull) as f:
+        if 'avx512f' not in f.read():
+            pytest.skip('no AVX-512 on this CPU')
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, OPENBLAS_CORETYPE='SkylakeX',
+               PYTHONPATH=os.pathsep.join([os.path.dirname(here), here, os.environ.get('PYTHONPATH', '')]))
+    result = subprocess.run([sys.executable, '-c', AVX512_BLAS_CHECK], env=env, cwd=os.path.dirname(here),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    if 'fused 0' in result.stdout:
+        pytest.skip('this BLAS computes the dot product of two numbers unfused')
+    assert 'identical' in result.stdout
