@@ -86,14 +86,16 @@ def keypoints_from_estimator(images, pose_estimator_path, scale_search):
 def generate(generator, source_image, source_kp, target_kps, args, background=None):
     """uint8 generated images of the source in each target pose, --batch_size at a time."""
     from pose_dataset import make_pair_inputs
+    from gan.inference import compiled_forward
     input_names = list(generator.input)
+    forward = compiled_forward(generator, training=bool(args.use_dropout_test))
     generated = []
     for start in range(0, len(target_kps), args.batch_size):
         pairs = [make_pair_inputs(source_image, source_kp, kp, args.image_size, args.pose_rep_type, args.warp_skip,
                                   args.use_input_pose, args.use_bg, background=background, pose_map=args.pose_map)
                  for kp in target_kps[start:start + args.batch_size]]
         batch = {name: np.stack([pair[name] for pair in pairs]) for name in input_names}
-        output = np.asarray(generator(batch, training=args.use_dropout_test))
+        output = forward(batch)
         generated += [pose_utils.deprocess_image(image) for image in output]
     return generated
 

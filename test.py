@@ -25,6 +25,7 @@ import pose_utils
 from data.make_synthetic_dataset import ensure_dataset
 from gan import atomic
 from gan.fid import fid_from_features
+from gan.inference import compiled_forward
 from gan.inception_score import inception_score, load_inception, missing_inception_message
 from gan.metrics import apply_masks, l1, ssim
 
@@ -119,14 +120,13 @@ def score_generated_images(pairs, target_images, generated_images, target_keypoi
 def generated_batches(args, dataset):
     """(pairs, sources, targets, generated) per batch of the test pairs of ``dataset``, from the
     generator of the flags and --generator_checkpoint; saves each pair's PNG."""
-    import tensorflow as tf
     import conv_layers
     import weight_files
     generator = conv_layers.make_generator(**conv_layers.network_options(args))
     weight_files.load_weights(generator, args.generator_checkpoint)
     input_names = list(generator.input)
     # Dropout stays on with --use_dropout_test 1 (the reference's learning phase 1).
-    generate = tf.function(lambda inputs: generator(inputs, training=args.use_dropout_test))
+    generate = compiled_forward(generator, training=bool(args.use_dropout_test))
     os.makedirs(args.generated_images_dir, exist_ok=True)
     stale_scores = os.path.join(args.generated_images_dir, SCORES_FILE)
     if os.path.exists(stale_scores):   # it scored the images about to be replaced
@@ -135,7 +135,7 @@ def generated_batches(args, dataset):
         output = generate({name: batch[name] for name in input_names})
         sources = [pose_utils.deprocess_image(image) for image in batch['source_image']]
         targets = [pose_utils.deprocess_image(image) for image in batch['target_image']]
-        generated = [pose_utils.deprocess_image(image) for image in np.asarray(output)]
+        generated = [pose_utils.deprocess_image(image) for image in output]
         for (from_name, to_name), source, target, image in zip(names, sources, targets, generated):
             save_triplet(args.generated_images_dir, from_name, to_name, source, target, image)
         yield names, sources, targets, generated

@@ -5,11 +5,11 @@ Two networks give the class probabilities p(y|x) and the 2048 pool features:
 - ``GraphInception``: the 2015 Inception graph (``classify_image_graph_def.pb`` from
   http://download.tensorflow.org/models/image/imagenet/inception-2015-12-05.tgz) that the paper's
   scores used, imported with ``tf.compat.v1``; it takes the images at their own size (0-255) and
-  resizes them itself. As in the reference (OpenAI's improved-gan code) the softmax is taken over
+  resizes them itself; TensorFlow backend only. As in the reference (OpenAI's improved-gan code) the softmax is taken over
   ``pool_3`` times the weights of ``softmax/logits/MatMul``, without the bias (1008 classes).
 - ``KerasInception``: Keras' InceptionV3 with its ImageNet weights, read from a local file (never
   downloaded); images are resized to 299x299 (bilinear) and scaled to [-1, 1]. Close to, but not
-  the same numbers as, the 2015 graph.
+  the same numbers as, the 2015 graph. Runs on every Keras backend.
 """
 import os
 
@@ -79,6 +79,16 @@ def load_inception(weights_path=None, graph_path=None, batch_size=50):
     return KerasInception(find_keras_weights(weights_path), batch_size=batch_size)
 
 
+def check_graph_backend(graph_path):
+    """The 2015 graph is a TensorFlow GraphDef: refused, in one line, on another Keras backend."""
+    import keras
+    backend = keras.backend.backend()
+    if backend != 'tensorflow':
+        raise ValueError('--inception_graph %s is a TensorFlow graph and the Keras backend is %s: run with the '
+                         'TensorFlow backend (KERAS_BACKEND=tensorflow) for the paper-comparable Inception Score'
+                         % (graph_path, backend))
+
+
 class _BatchedInception:
     """Runs a network over a list of uint8 images in batches; subclasses define ``_run_batch``."""
 
@@ -130,10 +140,12 @@ class KerasInception(_BatchedInception):
                                    [classifier.output, classifier.get_layer('avg_pool').output])
 
     def _run_batch(self, batch):
-        import tensorflow as tf
+        import keras
         from keras.applications.inception_v3 import preprocess_input
-        resized = tf.image.resize(batch, (self.input_size, self.input_size), method='bilinear')
-        probabilities, features = self.network.predict_on_batch(preprocess_input(resized.numpy()))
+        # keras.ops' bilinear resize is tf.image.resize's (half-pixel centres, no antialiasing) on
+        # every backend.
+        resized = keras.ops.image.resize(batch, (self.input_size, self.input_size), interpolation='bilinear')
+        probabilities, features = self.network.predict_on_batch(preprocess_input(keras.ops.convert_to_numpy(resized)))
         return np.asarray(probabilities), np.asarray(features)
 
 
@@ -148,6 +160,7 @@ class GraphInception(_BatchedInception):
 
     def __init__(self, graph_path, batch_size=50):
         super().__init__(batch_size)
+        check_graph_backend(graph_path)
         import tensorflow as tf
         if not os.path.isfile(graph_path):
             raise FileNotFoundError('%s does not exist. %s' % (graph_path, missing_inception_message()))

@@ -53,7 +53,9 @@ def generated_name(from_name, number):
 def generate_reid_images(generator, pairs, annotations, args, out_dir):
     """Generates every pair into out_dir (skipping files already there); returns the file names."""
     from pose_dataset import background_name, find_image, make_pair_inputs
+    from gan.inference import compiled_forward
     input_names = list(generator.input)
+    forward = compiled_forward(generator, training=bool(args.use_dropout_test))
     folders = [args.images_dir_train]
     names = [generated_name(from_name, number) for number, (from_name, _) in enumerate(pairs, start=1)]
     todo = [i for i, name in enumerate(names) if not os.path.exists(os.path.join(out_dir, name))]
@@ -72,7 +74,7 @@ def generate_reid_images(generator, pairs, annotations, args, out_dir):
                                            args.pose_rep_type, args.warp_skip, args.use_input_pose, args.use_bg,
                                            background=background, pose_map=args.pose_map))
         batch = {name: np.stack([pair[name] for pair in inputs]) for name in input_names}
-        output = np.asarray(generator(batch, training=args.use_dropout_test))
+        output = forward(batch)
         for i, image in zip(block, output):
             path = os.path.join(out_dir, names[i])
             with atomic.atomic_path(path) as tmp:   # PIL's default JPEG quality, as the reference

@@ -151,3 +151,34 @@ def test_graph_inception_refuses_other_files(tmp_path):
         GraphInception(str(other))
     with pytest.raises(FileNotFoundError, match='missing.pb'):
         GraphInception(str(tmp_path / 'missing.pb'))
+
+
+def test_keras_resize_is_tensorflows_bilinear_resize():
+    """KerasInception resizes with keras.ops (every backend); on TensorFlow that is tf.image.resize's
+    bilinear resize to float32 rounding, up and down."""
+    import keras
+    import tensorflow as tf
+    if keras.backend.backend() != 'tensorflow':
+        pytest.skip('compares with tf.image.resize on the TensorFlow backend')
+    batch = np.random.default_rng(0).integers(0, 256, (2, 128, 64, 3)).astype(np.float32)
+    for size in ((299, 299), (75, 75), (40, 20)):
+        ours = keras.ops.convert_to_numpy(keras.ops.image.resize(batch, size, interpolation='bilinear'))
+        expected = tf.image.resize(batch, size, method='bilinear').numpy()
+        np.testing.assert_allclose(ours, expected, rtol=0, atol=255 * 2e-7 * 4)
+
+
+def test_the_2015_graph_is_refused_on_jax_in_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+    pytest.importorskip('jax')
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    check = ('import sys\nfrom gan.inception_score import load_inception\n'
+             'try:\n    load_inception(graph_path=%r)\nexcept ValueError as error:\n'
+             '    print(error)\nprint("tensorflow" in sys.modules)\n' % str(tmp_path / 'graph.pb'))
+    result = subprocess.run([sys.executable, '-c', check], cwd=root, capture_output=True, text=True, timeout=120,
+                            env=dict(os.environ, KERAS_BACKEND='jax'))
+    lines = result.stdout.splitlines()
+    assert result.returncode == 0 and len(lines) == 2, result.stderr[-2000:]
+    assert 'graph.pb is a TensorFlow graph and the Keras backend is jax' in lines[0]
+    assert 'KERAS_BACKEND=tensorflow' in lines[0] and lines[1] == 'False'
