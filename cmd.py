@@ -240,8 +240,9 @@ def validate_training_args(args, parser):
 
 
 def count_pairs(path):
-    """Rows of a pairs CSV below its header."""
-    with open(path) as f:
+    """Rows of a pairs CSV below its header (UTF-8, with or without a byte-order mark: the loader
+    refuses other encodings naming the file)."""
+    with open(path, encoding='utf-8-sig', errors='replace') as f:
         return max(sum(1 for line in f if line.strip()) - 1, 0)
 
 

@@ -5,6 +5,7 @@ A pose is an (18, 2) int array of (y, x) pixel positions in the order of ``LABEL
 point is ``MISSING_VALUE`` in both coordinates.
 """
 import csv
+import io
 import json
 import os
 
@@ -72,6 +73,16 @@ def pose_cords_to_strings(cords):
     return json.dumps(cords[:, 0].tolist()), json.dumps(cords[:, 1].tolist())
 
 
+def read_csv_text(csv_path):
+    """The text of a CSV file: UTF-8, with or without the byte-order mark spreadsheet programs write
+    first; ValueError naming the file when it is not UTF-8 (e.g. UTF-16 "Unicode text")."""
+    try:
+        with open(csv_path, encoding='utf-8-sig') as f:
+            return f.read()
+    except UnicodeDecodeError as error:
+        raise ValueError('%s: not UTF-8 text (%s); save it as CSV UTF-8' % (csv_path, error)) from None
+
+
 def load_annotations(csv_path, image_size=None):
     """dict image name -> (18, 2) int array, in file order (docs/reference.md, "Keypoints and files").
 
@@ -84,8 +95,7 @@ def load_annotations(csv_path, image_size=None):
     if not os.path.isfile(csv_path):
         raise FileNotFoundError('annotation file not found: %s' % csv_path)
     annotations = {}
-    with open(csv_path) as f:
-        lines = f.read().splitlines()
+    lines = read_csv_text(csv_path).splitlines()
     if not lines or lines[0].replace(' ', '') != ANNOTATION_HEADER:
         raise ValueError('%s, line 1: expected the header "%s", got %r'
                          % (csv_path, ANNOTATION_HEADER, lines[0] if lines else ''))
@@ -120,8 +130,7 @@ def save_annotations(csv_path, annotations, append=False):
     """
     text = ''
     if append and os.path.exists(csv_path):
-        with open(csv_path) as f:
-            text = f.read()
+        text = read_csv_text(csv_path)
         if text and not text.endswith('\n'):
             text += '\n'
     if not text:
@@ -143,8 +152,7 @@ def load_pairs(csv_path, known_names=None, keypoints=None, skipped=None):
     known_names = keypoints if keypoints is not None else known_names
     if not os.path.isfile(csv_path):
         raise FileNotFoundError('pairs file not found: %s' % csv_path)
-    with open(csv_path, newline='') as f:
-        rows = list(csv.reader(f))
+    rows = list(csv.reader(io.StringIO(read_csv_text(csv_path), newline='')))
     if not rows or [cell.strip() for cell in rows[0]] != PAIRS_HEADER:
         raise ValueError('%s, line 1: expected the header "from,to", got %r'
                          % (csv_path, ','.join(rows[0]) if rows else ''))

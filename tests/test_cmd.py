@@ -150,3 +150,12 @@ def test_options_table_marks_changed_values():
     table = cmd.format_options(args)
     assert [line for line in table.splitlines() if '[default: 4]' in line][0].split(':')[0].strip() == 'batch_size'
     assert sum('[default:' in line for line in table.splitlines()) == 1
+
+
+def test_pairs_files_with_a_byte_order_mark_are_counted(tmp_path):
+    for split in ('train', 'test'):
+        (tmp_path / 'market-dataset' / split).mkdir(parents=True)
+        (tmp_path / ('market-annotation-%s.csv' % split)).write_bytes(b'\xef\xbb\xbfname:keypoints_y:keypoints_x\r\n')
+        (tmp_path / ('market-pairs-%s.csv' % split)).write_bytes(b'\xef\xbb\xbffrom,to\r\na.jpg,b.jpg\r\n')
+    assert cmd.count_pairs(str(tmp_path / 'market-pairs-train.csv')) == 1
+    assert cmd.parse_args(['--data_root', str(tmp_path), '--batch_size', '1']).batch_size == 1

@@ -170,3 +170,48 @@ def test_save_and_load_image(tmp_path):
     write(str(tmp_path / 'broken.jpg'), 'not an image')
     with pytest.raises(ValueError, match='broken.jpg'):
         pose_utils.load_image(str(tmp_path / 'broken.jpg'))
+
+
+# ---- What spreadsheet programs write ------------------------------------------------------------
+
+BOM = '\ufeff'
+
+
+def write_bytes(path, data):
+    with open(path, 'wb') as f:
+        f.write(data)
+
+
+def test_annotations_with_a_byte_order_mark_and_crlf(tmp_path):
+    """Excel's "CSV UTF-8" starts with the byte-order mark EF BB BF and ends lines with CR LF."""
+    path = str(tmp_path / 'a.csv')
+    text = 'name:keypoints_y:keypoints_x\n' + ROW + ROW.replace('0161', '0162')
+    write_bytes(path, (BOM + text).replace('\n', '\r\n').encode('utf-8'))
+    assert open(path, 'rb').read(3) == b'\xef\xbb\xbf'
+    annotations = pose_utils.load_annotations(path)
+    assert list(annotations) == ['0161_c3s3_033053_04.jpg', '0162_c3s3_033053_04.jpg']
+    assert annotations['0161_c3s3_033053_04.jpg'][0].tolist() == [10, -1]
+    # Appending keeps the rows; the file is rewritten without the mark.
+    pose_utils.save_annotations(path, {'x.jpg': annotations['0161_c3s3_033053_04.jpg']}, append=True)
+    assert list(pose_utils.load_annotations(path)) == list(annotations) + ['x.jpg']
+    assert open(path, encoding='utf-8').read().startswith('name:keypoints_y:keypoints_x\n')
+
+
+def test_pairs_with_a_byte_order_mark(tmp_path):
+    path = str(tmp_path / 'p.csv')
+    write_bytes(path, (BOM + 'from,to\r\na.jpg,b.jpg\r\nb.jpg,a.jpg\r\n').encode('utf-8'))
+    assert pose_utils.load_pairs(path, known_names={'a.jpg': 0, 'b.jpg': 0}) == [('a.jpg', 'b.jpg'),
+                                                                                 ('b.jpg', 'a.jpg')]
+
+
+@pytest.mark.parametrize('load', [pose_utils.load_annotations, pose_utils.load_pairs])
+def test_a_mark_inside_a_name_is_not_dropped_and_utf16_is_refused(tmp_path, load):
+    path = str(tmp_path / 'x.csv')
+    header = 'name:keypoints_y:keypoints_x' if load is pose_utils.load_annotations else 'from,to'
+    write_bytes(path, (BOM + BOM + header + '\n').encode('utf-8'))     # only the first mark is the file's
+    with pytest.raises(ValueError, match='line 1: expected the header'):
+        load(path)
+    write_bytes(path, (header + '\n').encode('utf-16'))
+    with pytest.raises(ValueError) as error:
+        load(path)
+    assert str(error.value).startswith(path + ': not UTF-8 text')
