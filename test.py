@@ -1,14 +1,15 @@
 """Tests a generator checkpoint (docs/reference.md, "Scores"): generates every test pair, saves one PNG per pair
 (source, target, generated side by side, named ``<from>_<to>.png``) and computes the scores:
 Inception Score, SSIM, L1, their masked variants (both images times the body mask of the target
-keypoints), masked L1 and FID (generated against target images). Prints the reference's summary
-line and writes every score, the flags and the checkpoint to ``scores.json`` beside the images.
+keypoints), masked L1, FID (generated against target images), and, beyond the paper
+(docs/evaluation.md), LPIPS (AlexNet and VGG variants) and PCKh. Prints the reference's summary line
+and writes every score, the flags and the checkpoint to ``scores.json`` beside the images.
 
     python test.py --generator_checkpoint output/checkpoints/generator.weights.h5 --dataset market --warp_skip mask
     python test.py --load_generated_images 1 --generated_images_dir output/generated_images --dataset market
 
-Scores that need Inception are skipped (and said so) when no Inception weights are found;
-the DS score comes from ssd_score/compute_ssd_score.py.
+Scores that need Inception, LPIPS or pose-estimator weights are skipped (and said so) when the
+weights are not found; the DS score comes from ssd_score/compute_ssd_score.py.
 """
 import cmd  # first: see cmd.py
 
@@ -27,12 +28,15 @@ from gan import atomic
 from gan.fid import fid_from_features
 from gan.inference import compiled_forward
 from gan.inception_score import inception_score, load_inception, missing_inception_message
+from gan.lpips import find_lpips
 from gan.metrics import apply_masks, l1, ssim
+from pckh import pckh_counts, pckh_score
 
 SCORES_FILE = 'scores.json'
 INCEPTION_SPLITS = 10
 SCORING_BLOCK = 100  # pairs scored together (Inception batches), so memory does not grow with the test set
 INCEPTION_SCORES = ('inception_score', 'inception_score_masked', 'fid')
+PCKH_COUNTS = ('pckh_correct', 'pckh_counted')   # per pair: PCKh is their sums' ratio, not a mean
 
 
 # ---- The PNG triplets ------------------------------------------------------------------------
@@ -64,13 +68,17 @@ def load_triplet(path, image_size):
 # ---- Scores ----------------------------------------------------------------------------------
 
 class PairScores:
-    """Accumulates the per-pair scores and the Inception outputs block by block."""
+    """Accumulates the per-pair scores and the Inception outputs block by block. ``lpips``: {net:
+    gan.lpips.LPIPS}; ``keypoint_estimator``: image -> (18, 2) keypoints, for PCKh."""
 
-    def __init__(self, image_size, target_keypoints, inception=None):
+    def __init__(self, image_size, target_keypoints, inception=None, lpips=None, keypoint_estimator=None):
         self.image_size = tuple(image_size)
         self.target_keypoints = target_keypoints  # name -> (18, 2)
         self.inception = inception
-        self.per_pair = {name: [] for name in ('ssim', 'ssim_masked', 'l1', 'l1_masked')}
+        self.lpips = lpips or {}
+        self.keypoint_estimator = keypoint_estimator
+        names = ['ssim', 'ssim_masked', 'l1', 'l1_masked'] + ['lpips_' + net for net in self.lpips]
+        self.per_pair = {name: [] for name in names + (list(PCKH_COUNTS) if keypoint_estimator else [])}
         self.outputs = {name: [] for name in ('probabilities', 'probabilities_masked',
                                               'features', 'target_features')}
 
@@ -80,6 +88,13 @@ class PairScores:
         for name, score in (('ssim', ssim), ('l1', l1)):
             self.per_pair[name] += [score(t, g) for t, g in zip(targets, generated)]
             self.per_pair[name + '_masked'] += [score(t, g) for t, g in zip(masked_targets, masked_generated)]
+        for net, model in self.lpips.items():
+            self.per_pair['lpips_' + net] += [float(d) for d in model.distances(generated, targets)]
+        if self.keypoint_estimator is not None:
+            for (_, to), image in zip(pairs, generated):
+                counts = pckh_counts(self.keypoint_estimator(image), self.target_keypoints[to])
+                for name, count in zip(PCKH_COUNTS, counts):
+                    self.per_pair[name].append(count)
         if self.inception is not None:
             probabilities, features = self.inception.predict(generated, progress=False)
             self.outputs['probabilities'].append(probabilities)
@@ -89,11 +104,15 @@ class PairScores:
             self.outputs['target_features'].append(self.inception.predict(targets, progress=False)[1])
 
     def result(self):
-        """Every score: means over the pairs, IS as [mean, std] over min(10, N) splits."""
+        """Every score: means over the pairs, IS as [mean, std] over min(10, N) splits, PCKh as the
+        share of all counted keypoints (with the count, ``pckh_keypoints``)."""
         count = len(self.per_pair['ssim'])
         if count == 0:
             raise ValueError('no pairs to score')
-        scores = {name: float(np.mean(values)) for name, values in self.per_pair.items()}
+        scores = {name: float(np.mean(values)) for name, values in self.per_pair.items() if name not in PCKH_COUNTS}
+        if PCKH_COUNTS[0] in self.per_pair:
+            scores['pckh'] = pckh_score(self.per_pair['pckh_correct'], self.per_pair['pckh_counted'])
+            scores['pckh_keypoints'] = int(np.sum(self.per_pair['pckh_counted']))
         if self.outputs['probabilities']:
             outputs = {name: np.concatenate(values) for name, values in self.outputs.items()}
             splits = min(INCEPTION_SPLITS, count)
@@ -105,10 +124,12 @@ class PairScores:
         return scores
 
 
-def score_generated_images(pairs, target_images, generated_images, target_keypoints, image_size, inception=None):
+def score_generated_images(pairs, target_images, generated_images, target_keypoints, image_size, inception=None,
+                           lpips=None, keypoint_estimator=None):
     """All scores of in-memory images: pairs [(from, to)], uint8 target and generated images,
-    target_keypoints {name: (18, 2)}; the Inception scores only with an ``inception`` model."""
-    scorer = PairScores(image_size, target_keypoints, inception)
+    target_keypoints {name: (18, 2)}; the Inception scores only with an ``inception`` model, LPIPS
+    with ``lpips`` models, PCKh with a ``keypoint_estimator``."""
+    scorer = PairScores(image_size, target_keypoints, inception, lpips, keypoint_estimator)
     for start in range(0, len(pairs), SCORING_BLOCK):
         block = slice(start, start + SCORING_BLOCK)
         scorer.add(pairs[block], target_images[block], generated_images[block])
@@ -221,7 +242,7 @@ def stopped_note(args, done, total):
 TRAINING_ONLY_FLAGS = ('output_dir', 'training_ratio', 'l1_penalty_weight', 'gan_penalty_weight', 'tv_penalty_weight',
                        'lstruct_penalty_weight', 'number_of_epochs', 'content_loss_layer', 'checkpoints_dir',
                        'checkpoint_ratio', 'discriminator_checkpoint', 'nn_loss_area_size', 'use_validation',
-                       'display_ratio', 'start_epoch', 'pose_estimator', 'images_for_test', 'cache_pose_rep',
+                       'display_ratio', 'start_epoch', 'images_for_test', 'cache_pose_rep',
                        'batches_per_epoch', 'mixed_precision', 'resume', 'log_dir', 'distribute', 'vgg_weights',
                        'tmp_dir', 'tmp_pose_dir')
 # How the pairs were split over processes: not what was scored.
@@ -269,6 +290,29 @@ def find_inception(args):
         return None, missing_inception_message()
 
 
+def find_lpips_models(args):
+    """({net: LPIPS}, {score name: why skipped}): the variants whose weights are in --lpips_weights
+    (default: Keras' cache folder); a folder named by the flag must hold at least one."""
+    found, missing = find_lpips(getattr(args, 'lpips_weights', None))
+    return found, {'lpips_' + net: message for net, message in missing.items()}
+
+
+def find_keypoint_estimator(args):
+    """(image -> keypoints, None) for PCKh, or (None, why skipped). --pckh auto: when the
+    --pose_estimator file exists; 1: it must; 0: never."""
+    from pckh import keypoint_estimator
+    mode = str(getattr(args, 'pckh', 'auto'))
+    path = getattr(args, 'pose_estimator', None)
+    if mode == '0':
+        return None, 'off (--pckh 0)'
+    if not path or not os.path.isfile(path):
+        if mode == '1':
+            raise FileNotFoundError('--pckh 1 needs the pose estimator: %s does not exist (--pose_estimator)' % path)
+        return None, ('pose estimator weights not found: %s (--pose_estimator; see compute_cordinates.py for '
+                      'where to get them)' % path)
+    return keypoint_estimator(path, getattr(args, 'scale_search', None)), None
+
+
 def evaluate(args):
     """Generates (or reads) every test pair and scores them; returns the dict written to scores.json.
     With --shard i/n: only the shard's pairs, and their scores go to the shard's partial file
@@ -284,9 +328,15 @@ def evaluate(args):
               % (len(ignored), args.generated_images_dir, args.pairs_file_test, ignored[0]))
     flags = flag_records(args)
     inception, skipped_because = find_inception(args)
+    skipped = {name: skipped_because for name in INCEPTION_SCORES} if inception is None else {}
+    lpips, lpips_skipped = find_lpips_models(args)
+    keypoint_estimator, pckh_skipped = find_keypoint_estimator(args)
+    skipped.update(lpips_skipped, **({'pckh': pckh_skipped} if pckh_skipped else {}))
     if inception is None:
         print('Skipping %s: %s' % (', '.join(INCEPTION_SCORES), skipped_because))
-    scorer = PairScores(args.image_size, target_keypoints, inception)
+    for name, because in sorted(lpips_skipped.items()) + ([('pckh', pckh_skipped)] if pckh_skipped else []):
+        print('Skipping %s: %s' % (name, because))
+    scorer = PairScores(args.image_size, target_keypoints, inception, lpips, keypoint_estimator)
     print(('Loading images from %s...' if args.load_generated_images else 'Generate images to %s...')
           % args.generated_images_dir)
     started = time.time()
@@ -295,9 +345,12 @@ def evaluate(args):
     scores = None if args.shard else scorer.result()
     report = {'scores': scores, 'pairs': len(pairs), 'seconds': round(time.time() - started, 1),
               'scoring_seconds': round(scoring_seconds, 1),
-              'skipped': {name: skipped_because for name in INCEPTION_SCORES} if inception is None else {},
+              'skipped': skipped,
               'inception_model': getattr(inception, 'graph_path', getattr(inception, 'weights_path', None)),
               'inception_network': inception_provenance(inception),
+              'lpips_weights': {net: model.weights_path for net, model in lpips.items()},
+              'pose_estimator': os.path.abspath(args.pose_estimator) if keypoint_estimator else None,
+              'keras_backend': keras_backend(),
               'generator_checkpoint': None if args.load_generated_images else os.path.abspath(args.generator_checkpoint),
               'pairs_file': os.path.abspath(args.pairs_file_test), 'skipped_pairs': len(skipped_pairs),
               'ignored_pngs': len(ignored), **flags}
@@ -350,8 +403,8 @@ def merge_shards(args):
     reports = [json.loads(str(shard['report'])) for shard in shards]
     first = reports[0]
     pairs = [tuple(pair) for shard in shards for pair in shard['pairs'].tolist()]
-    for name in ('pairs', 'pairs_file', 'generator_checkpoint', 'inception_model'):
-        if any(report[name] != first[name] for report in reports):
+    for name in ('pairs', 'pairs_file', 'generator_checkpoint', 'inception_model', 'lpips_weights', 'pose_estimator'):
+        if any(report.get(name) != first.get(name) for report in reports):
             raise ValueError('the shards in %s were made by different runs (their %s differ): run every shard '
                              'with the same command' % (args.generated_images_dir, name))
     if len(pairs) != first['pairs']:
@@ -359,8 +412,8 @@ def merge_shards(args):
                          % (count, len(pairs), first['pairs'], count))
     keypoints = load_keypoints([args.annotations_file_train, args.annotations_file_test], args.image_size)
     scorer = PairScores(args.image_size, keypoints)
-    for name in scorer.per_pair:
-        scorer.per_pair[name] = [float(v) for shard in shards for v in shard['per_pair_' + name]]
+    names = [name[len('per_pair_'):] for name in shards[0] if name.startswith('per_pair_')]
+    scorer.per_pair = {name: [float(v) for shard in shards for v in shard['per_pair_' + name]] for name in names}
     for name in scorer.outputs:
         scorer.outputs[name] = [shard['outputs_' + name] for shard in shards if 'outputs_' + name in shard]
     report = dict(first, scores=scorer.result(), seconds=round(sum(r['seconds'] for r in reports), 1),
@@ -390,9 +443,15 @@ def summary_line(scores):
         value = scores.get(name)
         return 'skipped' if value is None else (tuple(value) if isinstance(value, list) else value)
     return ('Inception score = %s, masked = %s; SSIM score = %s, masked = %s; l1 score = %s\n'
-            'masked l1 score = %s; FID = %s'
+            'masked l1 score = %s; FID = %s; LPIPS (AlexNet) = %s, (VGG) = %s; PCKh = %s'
             % (shown('inception_score'), shown('inception_score_masked'), shown('ssim'), shown('ssim_masked'),
-               shown('l1'), shown('l1_masked'), shown('fid')))
+               shown('l1'), shown('l1_masked'), shown('fid'), shown('lpips_alex'), shown('lpips_vgg'),
+               shown('pckh')))
+
+
+def keras_backend():
+    import keras
+    return keras.backend.backend()
 
 
 def parse_args(argv=None):

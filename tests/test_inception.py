@@ -57,18 +57,22 @@ def test_missing_keras_weights_say_what_to_get(tmp_path, monkeypatch):
         load_inception(weights_path=str(tmp_path / 'nowhere.h5'))
 
 
-@pytest.fixture(scope='module')
-def random_keras_inception(tmp_path_factory):
-    """A randomly initialised InceptionV3 (75x75 input, for speed) saved as a Keras 2 style h5 file,
-    like the one keras.applications caches."""
+def save_random_keras_inception(path):
+    """A randomly initialised InceptionV3 (75x75 input, for speed; the weights fit any input size)
+    saved as a Keras 2 style h5 file, like the one keras.applications caches."""
     import keras
     from keras.src.legacy.saving import legacy_h5_format
     keras.utils.set_random_seed(0)
     network = keras.applications.InceptionV3(weights=None, input_shape=(75, 75, 3))
-    path = str(tmp_path_factory.mktemp('keras-home') / KERAS_WEIGHTS_NAME)
     with h5py.File(path, 'w') as f:
         legacy_h5_format.save_weights_to_hdf5_group(f, network)
-    return network, path
+    return network
+
+
+@pytest.fixture(scope='module')
+def random_keras_inception(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp('keras-home') / KERAS_WEIGHTS_NAME)
+    return save_random_keras_inception(path), path
 
 
 @pytest.mark.slow

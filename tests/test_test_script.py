@@ -130,7 +130,11 @@ def test_command_line_generates_scores_and_reloads(tmp_path, monkeypatch):
     reloaded = test_script.main(flags + ['--load_generated_images', '1', '--inception_graph', graph_path])
     for name in ('ssim', 'ssim_masked', 'l1', 'l1_masked'):
         assert reloaded['scores'][name] == pytest.approx(report['scores'][name], abs=1e-12)
-    assert len(reloaded['scores']['inception_score']) == 2 and reloaded['skipped'] == {}
+    assert len(reloaded['scores']['inception_score']) == 2
+    # Only the scores whose weights are absent are skipped, each with its reason.
+    assert sorted(reloaded['skipped']) == ['lpips_alex', 'lpips_vgg', 'pckh']
+    assert 'pose_estimator.h5' in reloaded['skipped']['pckh'] and 'alex.pth' in reloaded['skipped']['lpips_alex']
+    assert 'Skipping pckh: pose estimator weights not found' in result.stdout
     assert reloaded['inception_model'] == graph_path
     assert reloaded['inception_network'] == {'name': '2015 Inception graph', 'comparable_to_paper': True,
                                              'note': test_script.inception_provenance(
@@ -150,3 +154,99 @@ def test_a_checkpoint_of_another_architecture_or_none_is_refused(tmp_path):
         test_script.main(flags + ['--generator_checkpoint', checkpoint])
     no_checkpoint = run_test_script(*flags)
     assert no_checkpoint.returncode == 2 and '--generator_checkpoint is required' in no_checkpoint.stderr
+
+
+# ---- LPIPS and PCKh, whole and in shards -----------------------------------------------------------
+
+def stand_in_estimator(typical_pose):
+    """A stand-in pose estimator: a typical pose moved by up to 4 pixels as the image's colours say,
+    one keypoint never found."""
+    def estimate(image):
+        kp = np.round(typical_pose).astype(int) + int(image.mean()) % 9 - 4
+        kp[5] = -1
+        return kp
+    return estimate
+
+
+@pytest.mark.slow
+def test_lpips_and_pckh_per_pair_and_in_shards(tmp_path, monkeypatch):
+    import pckh
+    from gan.lpips import LPIPS
+    from test_lpips import write_random_weights
+    checkpoint = make_dataset_and_checkpoint(tmp_path)
+    lpips_dir = tmp_path / 'keras-home' / 'models'   # Keras' cache folder, where LPIPS weights are looked for
+    lpips_dir.mkdir(parents=True)
+    write_random_weights(str(lpips_dir / 'lpips_alex.npz'), 'alex')
+    from pose_dataset import load_keypoints
+    keypoints = load_keypoints([str(tmp_path / 'data' / ('synthetic-annotation-%s.csv' % split))
+                                for split in ('train', 'test')], IMAGE_SIZE)
+    fake_keypoints = stand_in_estimator(np.mean([kp for kp in keypoints.values()], axis=0))
+    estimator = tmp_path / 'pose_estimator.h5'
+    estimator.write_bytes(b'weights')   # only its existence is looked at: the estimator is a stand-in
+    monkeypatch.setattr(pckh, 'keypoint_estimator', lambda path, scales=None: fake_keypoints)
+    monkeypatch.setenv('KERAS_HOME', str(tmp_path / 'keras-home'))
+
+    def run(folder, *extra):
+        return test_script.main(['--data_root', str(tmp_path / 'data'), '--dataset', 'synthetic', '--warp_skip',
+                                 'mask', '--width_factor', WIDTH, '--generator_checkpoint', checkpoint,
+                                 '--pose_estimator', str(estimator),
+                                 '--generated_images_dir', str(tmp_path / folder)] + list(extra))
+    whole = run('whole')
+    scores = whole['scores']
+    assert 'lpips_vgg' in whole['skipped'] and 'lpips_vgg.npz' in whole['skipped']['lpips_vgg']
+    assert 'pckh' not in whole['skipped'] and whole['pose_estimator'] == str(estimator)
+    assert whole['lpips_weights'] == {'alex': str(lpips_dir / 'lpips_alex.npz')}
+    # Against the saved PNGs: LPIPS per pair averaged, PCKh over all counted keypoints.
+    pairs = pose_utils.load_pairs(str(tmp_path / 'data' / 'synthetic-pairs-test.csv'))
+    triplets = [test_script.load_triplet(str(tmp_path / 'whole' / ('%s_%s.png' % pair)), IMAGE_SIZE)
+                for pair in pairs]
+    targets, generated = [t[1] for t in triplets], [t[2] for t in triplets]
+    model = LPIPS(str(lpips_dir / 'lpips_alex.npz'), 'alex')
+    assert scores['lpips_alex'] == pytest.approx(model.distances(generated, targets).mean(), rel=1e-6)
+    counts = np.array([pckh.pckh_counts(fake_keypoints(image), keypoints[to])
+                       for image, (_, to) in zip(generated, pairs)])
+    assert scores['pckh'] == counts[:, 0].sum() / counts[:, 1].sum() and scores['pckh_keypoints'] == counts[:, 1].sum()
+    assert 0 < scores['pckh'] < 1
+
+    for index in range(2):
+        run('sharded', '--shard', '%d/2' % index)
+    merged = run('sharded', '--merge_shards', '2')
+    assert merged['scores'] == scores    # exactly: per-pair values in the shard files
+
+
+# ---- The same scores on the JAX backend ------------------------------------------------------------
+
+RUN_ON_BACKEND = '''
+import json, sys
+import test
+report = test.main(sys.argv[1:])
+print(json.dumps({'scores': report['scores'], 'backend': report['keras_backend'],
+                  'tensorflow_imported': 'tensorflow' in sys.modules}))
+'''
+
+
+@pytest.mark.slow
+def test_jax_backend_gives_the_tensorflow_scores_without_importing_tensorflow(tmp_path):
+    pytest.importorskip('jax')
+    from test_inception import KERAS_WEIGHTS_NAME, save_random_keras_inception
+    from test_lpips import write_random_weights
+    checkpoint = make_dataset_and_checkpoint(tmp_path)
+    models = tmp_path / 'keras-home' / 'models'
+    models.mkdir(parents=True)
+    save_random_keras_inception(str(models / KERAS_WEIGHTS_NAME))
+    write_random_weights(str(models / 'lpips_alex.npz'), 'alex')
+    results = {}
+    for backend in ('tensorflow', 'jax'):
+        flags = ['--data_root', str(tmp_path / 'data'), '--dataset', 'synthetic', '--warp_skip', 'mask',
+                 '--width_factor', WIDTH, '--generator_checkpoint', checkpoint,
+                 '--generated_images_dir', str(tmp_path / backend)]
+        environment = dict(os.environ, KERAS_BACKEND=backend, KERAS_HOME=str(tmp_path / 'keras-home'))
+        result = subprocess.run([sys.executable, '-c', RUN_ON_BACKEND] + flags, cwd=ROOT, capture_output=True,
+                                text=True, timeout=600, env=environment)
+        assert result.returncode == 0, result.stderr[-3000:]
+        results[backend] = json.loads(result.stdout.strip().splitlines()[-1])
+    assert results['jax']['backend'] == 'jax' and results['jax']['tensorflow_imported'] is False
+    tensorflow, jax = results['tensorflow']['scores'], results['jax']['scores']
+    assert sorted(jax) == sorted(tensorflow) and 'inception_score' in jax and 'lpips_alex' in jax
+    for name, value in tensorflow.items():
+        assert jax[name] == pytest.approx(value, rel=1e-5, abs=1e-5), name
