@@ -38,14 +38,31 @@ def atomic_path(path, keep_suffix=''):
         raise
 
 
+def sync_folder(folder):
+    """Puts a folder's entries (a rename, a new file) on the disk, where the system allows it."""
+    try:
+        fd = os.open(folder or '.', os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:      # some file systems cannot sync a folder; the rename itself is still atomic
+        pass
+    finally:
+        os.close(fd)
+
+
 def write_bytes(path, data, sync=False):
-    """``data`` to ``path``; with ``sync`` on the disk before the rename (for a file that points at others)."""
+    """``data`` to ``path``; with ``sync`` on the disk before the rename, and the rename on the disk
+    after it (for a file that points at others)."""
     with atomic_path(path) as tmp:
         with open(tmp, 'wb') as f:
             f.write(data)
             if sync:
                 f.flush()
                 os.fsync(f.fileno())
+    if sync:
+        sync_folder(os.path.dirname(os.fspath(path)))
 
 
 def write_text(path, text, sync=False):
