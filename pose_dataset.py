@@ -5,19 +5,21 @@ Batches are dicts keyed by the model input names ('source_image', 'source_pose',
 'background' and the inputs of the warp type, warp_types.py) plus 'target_image'; a model takes
 ``{k: batch[k] for k in its input names}`` (conv_layers.make_inputs).
 
-The tf.data pipeline (gan/dataset.py) decodes the images pair by pair, then computes everything that
-comes from keypoints on whole batches: ``hm`` pose maps in TF ops, the warp type's inputs
-(warp_types.WarpType.batch_inputs: part transforms and masks in one vectorised numpy call per batch).
+Two pipelines make the same batches bit for bit (gan/dataset.py): tf.data on the TensorFlow backend
+(pose_tf_data.py, imported only there), and numpy code in worker processes on every backend
+(pose_batches.py). Both read the images pair by pair and compute everything that comes from
+keypoints on whole batches: pose maps, the warp type's inputs (warp_types.WarpType.batch_inputs: part
+transforms and masks in one vectorised numpy call per batch). This module imports no tensorflow.
 Nothing is cached (``--cache_pose_rep`` is accepted): a map costs less to compute than the reference's
 cached 128x64x18 float32 maps (590 KB per image, 18 GB for Market) cost to read back.
 """
 import os
-import re
 
+import keras
 import numpy as np
-import tensorflow as tf
 from PIL import Image
 
+import pose_batches
 import pose_transform
 import pose_utils
 import warp_types
@@ -74,46 +76,6 @@ def make_pair_inputs(source_image, source_kp, target_kp, image_size, pose_rep_ty
     return {name: np.asarray(value, dtype=np.float32) for name, value in inputs.items()}
 
 
-# ---- TensorFlow versions of the per-pair work (inside tf.data) -------------------------------------
-
-def heatmaps_tf(kp, image_size, sigma=pose_utils.HM_SIGMA, pose_map='stepped'):
-    """(..., H, W, 18) float32 ``hm`` maps of (..., 18, 2) keypoints, as pose_utils.cords_to_map, in TF ops."""
-    height, width = image_size
-    present = tf.cast(tf.reduce_all(kp != pose_utils.MISSING_VALUE, axis=-1), tf.float32)   # (..., 18)
-    if pose_map == 'stepped':
-        kp = tf.cast(kp, tf.int32)
-        squared = (tf.square(tf.range(height)[:, None, None] - kp[..., None, None, :, 0])
-                   + tf.square(tf.range(width)[None, :, None] - kp[..., None, None, :, 1]))  # (..., H, W, 18)
-        # The same integer steps and float32 values as the numpy maps, so both are equal bit for bit.
-        steps = tf.minimum(-tf.math.floordiv(-squared, 2 * sigma ** 2), len(pose_utils.STEP_VALUES) - 1)
-        # tf.where rather than a product: TensorFlow flushes float32 subnormals (e^-88 .. e^-103) to 0.
-        return tf.where(present[..., None, None, :] > 0, tf.gather(tf.constant(pose_utils.STEP_VALUES), steps), 0.0)
-    kp = tf.cast(kp, tf.float32)
-    # exp(-(dy^2 + dx^2)/2s^2) = row factor * column factor: two small exps instead of H*W*18.
-    rows = tf.exp(-tf.square(tf.range(height, dtype=tf.float32)[:, None] - kp[..., None, :, 0]) / (2.0 * sigma ** 2))
-    cols = tf.exp(-tf.square(tf.range(width, dtype=tf.float32)[:, None] - kp[..., None, :, 1]) / (2.0 * sigma ** 2))
-    return (rows * present[..., None, :])[..., :, None, :] * cols[..., None, :, :]
-
-
-def _read_image_tf(path, image_size):
-    """(H, W, 3) float32 in [-1, 1]; an image of another size fails naming its path.
-
-    The training pipeline's reader: TensorFlow ops, so that tf.data decodes in parallel threads inside
-    the graph, where pose_utils.load_image (PIL, the reader of every numpy path) would hold the GIL."""
-    data = tf.io.read_file(path)
-    # INTEGER_ACCURATE: the same pixels as PIL / skimage.io.imread (the reference's reader); TF's
-    # default JPEG DCT differs by up to a few levels.
-    image = tf.cond(tf.io.is_jpeg(data),
-                    lambda: tf.io.decode_jpeg(data, channels=3, dct_method='INTEGER_ACCURATE'),
-                    lambda: tf.io.decode_png(data, channels=3))
-    shape, expected = tf.shape(image), tf.constant(image_size, tf.int32)
-    with tf.control_dependencies([tf.debugging.Assert(
-            tf.reduce_all(tf.equal(shape[:2], expected)),
-            ['image', path, 'has size (H, W, C)', shape, 'expected (H, W)', expected])]):
-        image = tf.ensure_shape(tf.identity(image), tuple(image_size) + (3,))
-    return (tf.cast(image, tf.float32) / 255.0 - 0.5) * 2.0
-
-
 def find_image(name, folders, what='image'):
     """The first folder holding ``name`` (train folder first, then test: docs/reference.md, "Keypoints
     and files")."""
@@ -130,17 +92,19 @@ FILE_ENDS = {'JPEG': b'\xff\xd9', 'PNG': b'IEND\xaeB`\x82'}
 
 
 def check_image(path, image_size):
-    """ValueError naming ``path`` unless it is a whole JPEG or PNG file (what _read_image_tf decodes)
+    """ValueError naming ``path`` unless it is a whole JPEG or PNG file (what both pipelines decode)
     of ``image_size``. Reads the header and the last bytes only: 30 us per image against 120 us for a
     full decode of a 128x64 JPEG (Market's 32,668 images: 1 s instead of 4 s)."""
     try:
         with Image.open(path) as image:   # reads the header only
             width, height = image.size
-            image_format = image.format
+            image_format, mode = image.format, image.mode
     except OSError as error:
         raise ValueError('%s is not a readable image (%s): replace it or remove its pairs' % (path, error)) from None
     if image_format not in FILE_ENDS:
         raise ValueError('%s is a %s image; the pipeline reads JPEG and PNG only: convert it' % (path, image_format))
+    if mode.startswith(('I', 'F')):   # TensorFlow scales 16 bits to 8, PIL's convert('RGB') clips them
+        raise ValueError('%s has 16-bit or floating-point pixels (mode %s): save it as 8-bit RGB' % (path, mode))
     with open(path, 'rb') as f:
         f.seek(max(os.path.getsize(path) - 64, 0))
         tail = f.read().rstrip(b'\x00')   # some writers pad a JPEG with zeros after its end
@@ -176,19 +140,20 @@ def load_usable_pairs(pairs_file, keypoints, skip_invalid_pairs=False):
 
 
 class PoseHMDataset(PairDataset):
-    """Training and test pairs of a dataset in the reference layout, as tf.data dict batches.
+    """Training and test pairs of a dataset in the reference layout, as dict batches.
 
-    ``train_dataset(first_batch, number_of_batches)``: batches of the reproducible training stream
-    (gan/dataset.py); ``test_batches(batch_size)``: (list of (from, to), numpy dict batch) in
-    pairs-file order. Missing, unreadable or cut-short images, images of the wrong size and pairs
-    whose pose lacks a torso are refused when the dataset is built, naming the file (and line); with
-    ``skip_invalid_pairs`` such pairs are left out instead, counted in ``skipped_pairs``."""
+    ``train_dataset(first_batch, number_of_batches)``: batches of the reproducible training stream as a
+    tf.data.Dataset (TensorFlow backend); ``train_batches(...)``: the same batches as numpy dicts made in
+    ``workers`` processes (gan/dataset.py); ``test_batches(batch_size)``: (list of (from, to), numpy dict
+    batch) in pairs-file order. Missing, unreadable or cut-short images, images of the wrong size and
+    pairs whose pose lacks a torso are refused when the dataset is built, naming the file (and line);
+    with ``skip_invalid_pairs`` such pairs are left out instead, counted in ``skipped_pairs``."""
 
     def __init__(self, image_size, batch_size, images_dirs, annotations_files, pairs_files,
                  pose_rep_type='hm', warp_skip='mask', use_input_pose=True, use_bg=False, pose_map='stepped',
-                 bg_images_dirs=None, seed=0, check_images=True, parallel_calls=tf.data.AUTOTUNE,
-                 skip_invalid_pairs=False):
-        super().__init__(batch_size, seed, parallel_calls)
+                 bg_images_dirs=None, seed=0, check_images=True, parallel_calls=None,
+                 skip_invalid_pairs=False, workers=None):
+        super().__init__(batch_size, seed, parallel_calls, workers)
         self.image_size = tuple(image_size)
         self.pose_rep_type = pose_rep_type
         self.pose_map = pose_map
@@ -226,80 +191,49 @@ class PoseHMDataset(PairDataset):
                    pose_rep_type=args.pose_rep_type, warp_skip=args.warp_skip,
                    use_input_pose=args.use_input_pose, use_bg=args.use_bg, pose_map=args.pose_map,
                    bg_images_dirs=[args.bg_images_dir_train, args.bg_images_dir_test], seed=args.seed,
-                   check_images=check_images, skip_invalid_pairs=args.skip_invalid_pairs)
+                   check_images=check_images, skip_invalid_pairs=args.skip_invalid_pairs,
+                   workers=getattr(args, 'data_workers', None))
 
     def number_of_pairs(self, split):
         return len(self.pairs[split])
 
-    # ---- the per-pair map (files) and the per-batch map (everything from keypoints) -------------
+    # ---- tf.data: the per-pair map (files) and the per-batch map (everything from keypoints) --------
     def _pair_fn(self, split):
-        pairs = tf.constant(self.pair_index[split])
-        keypoints = tf.constant(self.keypoints)
-        paths = tf.constant(self.image_paths or [''])
-        backgrounds = tf.constant(self.background_paths) if self.use_bg else None
-        image_size = self.image_size
-
-        def load(pair_id):
-            source, target = pairs[pair_id][0], pairs[pair_id][1]
-            pair = {'source_image': _read_image_tf(paths[source], image_size),
-                    'target_image': _read_image_tf(paths[target], image_size),
-                    'source_keypoints': keypoints[source], 'target_keypoints': keypoints[target]}
-            if self.use_bg:
-                pair['background'] = _read_image_tf(backgrounds[target], image_size)
-            return pair
-        return load
-
-    def _pose_batch_tf(self, kp):
-        if self.pose_rep_type == 'hm':
-            return heatmaps_tf(kp, self.image_size, pose_map=self.pose_map)
-
-        def stickmen(kp_batch):
-            return np.stack([pose_transform.make_stickman(k, self.image_size) for k in kp_batch]).astype(np.float32)
-        return tf.ensure_shape(tf.numpy_function(stickmen, [kp], tf.float32), (None,) + self.image_size + (3,))
+        import pose_tf_data
+        return pose_tf_data.pair_fn(self, split)
 
     def _batch_fn(self, split):
-        def compute(pairs):
-            batch = dict(pairs)
-            source_kp, target_kp = batch.pop('source_keypoints'), batch.pop('target_keypoints')
-            batch['target_pose'] = self._pose_batch_tf(target_kp)
-            if self.use_input_pose:
-                batch['source_pose'] = self._pose_batch_tf(source_kp)
-            batch.update(self.warp.batch_inputs(source_kp, target_kp, self.image_size))
-            return batch
-        return compute
+        import pose_tf_data
+        return pose_tf_data.batch_fn(self, split)
+
+    # ---- numpy: both maps in one picklable function ----------------------------------------------
+    def batch_maker(self, split):
+        return pose_batches.PairBatchMaker(
+            self.pair_index[split], self.keypoints, self.image_paths, self.background_paths, self.image_size,
+            self.pose_rep_type, self.pose_map, self.use_input_pose, self.use_bg, self.warp.batch_inputs)
 
     def test_batches(self, batch_size):
-        """Yields (list of (from, to) names, dict of numpy arrays) over the test pairs in file order.
-        An image the decoder refuses (damage that the checks at build time do not see) raises
-        ValueError naming it."""
+        """Yields (list of (from, to) names, dict of numpy arrays) over the test pairs in file order:
+        through tf.data on the TensorFlow backend, the numpy pipeline on the others. An image the
+        decoder refuses (damage that the checks at build time do not see) raises ValueError naming it."""
+        if keras.backend.backend() == 'tensorflow':
+            import pose_tf_data
+            yield from pose_tf_data.test_batches(self, batch_size)
+            return
         start = 0
-        batches = self.test_dataset(batch_size).as_numpy_iterator()
-        while True:
-            try:
-                batch = next(batches)
-            except StopIteration:
-                return
-            except tf.errors.OpError as error:
-                raise ValueError(self._pipeline_error(start, batch_size, error)) from None
-            count = len(batch['source_image'])
-            yield self.pairs['test'][start:start + count], batch
-            start += count
-
-    def _pipeline_error(self, start, batch_size, error):
-        """One line for a tf.data error in the test batch from pair ``start``: the first of its files
-        that fails to load on its own, else TensorFlow's first line."""
-        pair_ids = self.pair_index['test'][start:start + batch_size]
-        paths = [self.image_paths[i] for i in np.unique(pair_ids)]
-        if self.use_bg:
-            paths += [self.background_paths[i] for i in np.unique(pair_ids[:, 1])]
-        for path in paths:
-            try:
-                _read_image_tf(path, self.image_size)
-            except tf.errors.OpError as decode_error:
-                return '%s cannot be read (%s): replace it or remove its pairs' % (path, _first_line(decode_error))
-        return 'test pairs %d to %d: %s' % (start + 1, start + len(pair_ids), _first_line(error))
+        with self.numpy_test_batches(batch_size) as batches:
+            for batch in batches:
+                count = len(batch['source_image'])
+                yield self.pairs['test'][start:start + count], batch
+                start += count
 
 
-def _first_line(tf_error):
-    """A TensorFlow error's message without its ``{{function_node ...}}`` prefix, first line only."""
-    return re.sub(r'^\{\{.*?\}\}\s*', '', tf_error.message).splitlines()[0]
+# Names of the tf.data side, kept importable from here; reading them imports tensorflow.
+_TENSORFLOW_NAMES = {'heatmaps_tf': 'heatmaps_tf', '_read_image_tf': 'read_image_tf'}
+
+
+def __getattr__(name):
+    if name in _TENSORFLOW_NAMES:
+        import pose_tf_data
+        return getattr(pose_tf_data, _TENSORFLOW_NAMES[name])
+    raise AttributeError('module %r has no attribute %r' % (__name__, name))

@@ -331,12 +331,17 @@ def deprocess_image(image):
 
 
 def load_image(path):
-    """uint8 (H, W, 3) RGB pixels of an image file (grey levels repeated, alpha dropped), the one numpy
-    image reader of the project; FileNotFoundError/ValueError name the file."""
+    """uint8 (H, W, 3) RGB pixels of an image file: PIL's ``convert('RGB')`` (grey levels repeated,
+    alpha dropped, palette and CMYK converted), the one numpy image reader of the project.
+    FileNotFoundError/ValueError name the file; 16-bit and floating-point images are refused (convert
+    would clip them to 255)."""
     if not os.path.isfile(path):
         raise FileNotFoundError('image not found: %s' % path)
     try:
         with Image.open(path) as image:
+            if image.mode.startswith(('I', 'F')):
+                raise ValueError('%s has 16-bit or floating-point pixels (mode %s): save it as 8-bit RGB'
+                                 % (path, image.mode))
             return np.asarray(image.convert('RGB'))
     except (OSError, SyntaxError) as error:
         raise ValueError('%s: not a readable image (%s)' % (path, error)) from None

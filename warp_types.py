@@ -1,9 +1,10 @@
 """What each ``--warp_skip`` value means, in one place (docs/reference.md, "Part transforms and masks",
 "The warp" and "Networks"): the inputs it adds to the networks, their shapes, how the data pipeline
-makes them (numpy for one pair, TensorFlow for a batch inside tf.data), and the Keras layer by which a
+makes them (numpy, for one pair and for a batch), and the Keras layer by which a
 network warps a feature map with them (``AffineTransformLayer``, ``SpatialTransformer``; their sampling
 arithmetic is in warp_sampling.py). The flag's choices (cmd.py), the data pipeline (pose_dataset.py)
-and the builders (conv_layers.py) all read ``WARP_TYPES``, so a new warp type is one class here.
+and the builders (conv_layers.py) all read ``WARP_TYPES``, so a new warp type is one class here, plus
+its batch function in pose_batches.py (numpy, imported by the data workers, which import no keras).
 
 Input names and shapes per pair (no batch axis), keypoints (18, 2) (y, x), -1 missing:
 
@@ -14,9 +15,9 @@ Input names and shapes per pair (no batch axis), keypoints (18, 2) (y, x), -1 mi
 """
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
+import pose_batches
 import pose_transform
 import warp_sampling
 
@@ -24,13 +25,6 @@ AGGREGATIONS = ('max', 'avg', 'none')
 
 PARTS = pose_transform.NUMBER_OF_PARTS
 KEYPOINTS = (len(pose_transform.LABELS), 2)
-
-
-def _batch_of(per_pair):
-    """A function of (source keypoints, target keypoints) batches from one of single pairs."""
-    def on_batch(sources, targets):
-        return np.stack([per_pair(source, target) for source, target in zip(sources, targets)])
-    return on_batch
 
 
 class WarpType:
@@ -46,9 +40,9 @@ class WarpType:
         """{input name: numpy array} of one pair (test.py, demo.py, the Re-ID script)."""
         return {}
 
-    def batch_inputs(self, source_kp, target_kp, image_size):
-        """{input name: float32 tensor} of a batch of keypoints (B, 18, 2), inside tf.data."""
-        return {}
+    # {input name: float32 numpy array} of a batch of keypoints (B, 18, 2): one vectorised numpy call
+    # per batch, the same function in both pipelines (tf.data wraps it in tf.numpy_function).
+    batch_inputs = staticmethod(pose_batches.no_warp_inputs)
 
     def parameters(self, inputs, names):
         """What every warped level shares, computed once per network from its keras inputs."""
@@ -83,10 +77,7 @@ class FullWarp(AffineWarp):
     def pair_inputs(self, source_kp, target_kp, image_size):
         return {'transforms': pose_transform.estimate_uniform_transform(source_kp, target_kp)}
 
-    def batch_inputs(self, source_kp, target_kp, image_size):
-        transforms = tf.numpy_function(_batch_of(pose_transform.estimate_uniform_transform),
-                                       [source_kp, target_kp], tf.float32)
-        return {'transforms': tf.ensure_shape(transforms, (None, 1, 8))}
+    batch_inputs = staticmethod(pose_batches.full_warp_inputs)
 
 
 class MaskWarp(AffineWarp):
@@ -102,16 +93,7 @@ class MaskWarp(AffineWarp):
         return {'transforms': pose_transform.affine_transforms(source_kp, target_kp),
                 'masks': pose_transform.pose_masks(target_kp, image_size)}
 
-    def batch_inputs(self, source_kp, target_kp, image_size):
-        image_size = tuple(image_size)
-
-        def transforms_and_masks(sources, targets):
-            # One vectorised call per batch; the masks travel as bool (a quarter of the bytes).
-            return (pose_transform.affine_transforms_batch(sources, targets),
-                    pose_transform.pose_masks_batch(targets, image_size, dtype=bool))
-        transforms, masks = tf.numpy_function(transforms_and_masks, [source_kp, target_kp], [tf.float32, tf.bool])
-        return {'transforms': tf.ensure_shape(transforms, (None, PARTS, 8)),
-                'masks': tf.cast(tf.ensure_shape(masks, (None, PARTS) + image_size), tf.float32)}
+    batch_inputs = staticmethod(pose_batches.mask_warp_inputs)
 
 
 class SpatialTransformerWarp(WarpType):
@@ -127,9 +109,7 @@ class SpatialTransformerWarp(WarpType):
         return {'source_keypoints': np.asarray(source_kp, dtype=np.float32),
                 'target_keypoints': np.asarray(target_kp, dtype=np.float32)}
 
-    def batch_inputs(self, source_kp, target_kp, image_size):
-        return {'source_keypoints': tf.cast(source_kp, tf.float32),
-                'target_keypoints': tf.cast(target_kp, tf.float32)}
+    batch_inputs = staticmethod(pose_batches.stn_warp_inputs)
 
     def parameters(self, inputs, names):
         return [stn_parameters(inputs['source_keypoints'], inputs['target_keypoints'], names)]
