@@ -30,7 +30,7 @@ import keras
 from keras import ops
 
 import warp_types
-from gan import distribute
+from gan import devices
 
 ENCODER_FILTERS = {6: (64, 128, 256, 512, 512, 512), 7: (64, 128, 256, 512, 512, 512, 512)}
 DECODER_FILTERS = {6: (512, 512, 512, 256, 128, 3), 7: (512, 512, 512, 512, 256, 128, 3)}
@@ -98,8 +98,8 @@ def transposed_conv_4x4_s2(x, kernel):
 
 
 def on_gpu():
-    """Whether TensorFlow sees a GPU: the layers below keep Keras' computation there."""
-    return bool(distribute.gpus())
+    """Whether Keras' backend sees a GPU: the layers below keep Keras' computation there."""
+    return bool(devices.gpus())
 
 
 @keras.saving.register_keras_serializable(package='pose_gan')

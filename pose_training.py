@@ -5,15 +5,14 @@ import os
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 import cmd
 import conv_layers
 import pose_utils
 import weight_files
-from gan import atomic, checkpoints, distribute
+from gan import atomic, checkpoints, engines
 from gan.content_features import make_content_extractor
-from gan.trainer import Trainer, make_optimizer
+from gan.trainer import Trainer
 from pose_gan import PoseGAN
 
 
@@ -40,14 +39,14 @@ def default_pose_heatmaps(args):
     return lambda images: pose_estimator.pose_heatmaps(model, images)
 
 
-def make_gan(args, strategy=None, pose_heatmaps=None):
-    """The compiled PoseGAN of the flags, built in ``strategy.scope()`` with both optimisers built
-    (a lazily built optimiser fails in the first distributed step). Seeds weights and dropout from
-    --seed; loads --generator_checkpoint / --discriminator_checkpoint when given."""
-    strategy = strategy or tf.distribute.get_strategy()
-    distribute.check_batch(strategy, args.batch_size)
+def make_gan(args, engine=None, pose_heatmaps=None):
+    """The compiled PoseGAN of the flags, built in ``engine.scope()`` (the engine of Keras' backend for
+    --distribute by default) with both optimisers built (a lazily built optimiser fails in the first
+    distributed step). Seeds weights and dropout from --seed; loads --generator_checkpoint /
+    --discriminator_checkpoint when given."""
+    engine = engine or engines.make_engine(args.distribute, args.batch_size)
     keras.utils.set_random_seed(args.seed)
-    with strategy.scope():
+    with engine.scope():
         generator, discriminator = make_networks(args)
         if args.generator_checkpoint:
             weight_files.load_weights(generator, args.generator_checkpoint)
@@ -63,7 +62,7 @@ def make_gan(args, strategy=None, pose_heatmaps=None):
                       nn_loss_area_size=args.nn_loss_area_size, content_extractor=content_extractor,
                       content_loss_layer=args.content_loss_layer, tv_penalty_weight=args.tv_penalty_weight,
                       lstruct_penalty_weight=args.lstruct_penalty_weight, pose_heatmaps=pose_heatmaps)
-        d_optimizer, g_optimizer = make_optimizer(args.mixed_precision), make_optimizer(args.mixed_precision)
+        d_optimizer, g_optimizer = engines.make_optimizer(args.mixed_precision), engines.make_optimizer(args.mixed_precision)
         d_optimizer.build(discriminator.trainable_variables)
         g_optimizer.build(generator.trainable_variables)
         gan.compile(d_optimizer=d_optimizer, g_optimizer=g_optimizer)
@@ -89,14 +88,15 @@ def dataset_sample_sheet(dataset):
     return sheet
 
 
-def train(args, pose_heatmaps=None, dataset=None, strategy=None):
+def train(args, pose_heatmaps=None, dataset=None, engine=None):
     """A whole run from parsed flags (train.py's body); returns the Trainer."""
     from pose_dataset import PoseHMDataset
-    checkpoints.prepare_run_folders(args, cmd.RUN_FLAGS, chief=distribute.is_chief())
-    strategy = strategy or distribute.make_strategy(args.distribute)
+    # The folders first: nothing is built (no device, no worker contacted) for a run that cannot start.
+    checkpoints.prepare_run_folders(args, cmd.RUN_FLAGS, chief=engines.engine_module().is_chief())
+    engine = engine or engines.make_engine(args.distribute, args.batch_size)
     dataset = dataset or PoseHMDataset.from_args(args)
-    gan = make_gan(args, strategy, pose_heatmaps)
-    trainer = Trainer(gan, dataset, args, strategy, sample_sheet=dataset_sample_sheet(dataset),
+    gan = make_gan(args, engine, pose_heatmaps)
+    trainer = Trainer(gan, dataset, args, engine, sample_sheet=dataset_sample_sheet(dataset),
                       run_flags=checkpoints.run_flags(args, cmd.RUN_FLAGS))
     if args.resume:
         pointer = trainer.restore()

@@ -4,7 +4,9 @@
         --dataset fasion --l1_penalty_weight 0.01 --nn_loss_area_size 5 --batch_size 2 \
         --content_loss_layer block1_conv2 --number_of_epochs 90
 
-``--resume`` continues the run of --checkpoints_dir (weights, optimisers, epoch, data order);
+The backend is Keras': ``KERAS_BACKEND=jax python train.py ...`` trains on JAX (TensorFlow by default).
+``--resume`` continues the run of --checkpoints_dir (weights, optimisers, epoch, step, data order);
+Ctrl-C or SIGTERM stops it after the current step with that state written;
 ``--overwrite`` starts over in folders that hold a run (its files are deleted first).
 """
 import cmd  # first: see cmd.py
@@ -22,12 +24,19 @@ def main(argv=None):
     args = cmd.parse_args(argv, prepare_dataset=ensure_dataset)
     print(cmd.format_options(args), flush=True)
     from gan.checkpoints import RunError
-    from pose_training import train
+    from gan.interrupts import StopRequested
     try:
+        from pose_training import train
         train(args)
     except (RunError, FileNotFoundError, ValueError) as error:
         print('train.py: error: %s' % error, file=sys.stderr)
         return 1
+    except StopRequested as stop:
+        print('train.py: %s' % stop, file=sys.stderr)
+        return stop.exit_status
+    except KeyboardInterrupt:
+        print('train.py: interrupted before training started; nothing was trained', file=sys.stderr)
+        return 130
     return 0
 
 

@@ -1,13 +1,12 @@
 """A conditional GAN as a keras.Model holding two built networks (docs/reference.md, "Losses and training": adversarial part).
 
-``compile(d_optimizer, g_optimizer)`` takes both optimisers; ``discriminator_train_step`` and
-``generator_train_step`` each update one network under their own tape. Steps work per replica under
-any ``tf.distribute`` strategy: every loss is reduced over the GLOBAL batch (``global_mean``), and
-the Keras optimiser sums the replicas' gradients, so N replicas take the step one device would.
+``compile(d_optimizer, g_optimizer)`` takes both optimisers. This module is backend-neutral (Keras
+layers and ``keras.ops`` only): it defines the losses; a backend's engine (gan/engines/) takes their
+gradients and applies the updates. Every loss is reduced over the GLOBAL batch (``global_mean``), so
+that summing the replicas' gradients gives the step one device would take on the whole batch.
 Batches are dicts keyed by the networks' input names plus 'target_image' (see pose_dataset.py).
 """
 import keras
-import tensorflow as tf
 from keras import ops
 
 from gan import losses
@@ -47,7 +46,6 @@ class BaseGAN(keras.Model):
         self.discriminator = discriminator
         self.global_batch_size = int(global_batch_size)
         self.gan_penalty_weight = float(gan_penalty_weight)
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names()}
 
     # ---- bookkeeping -----------------------------------------------------------------------
     def generator_term_names(self):
@@ -56,19 +54,10 @@ class BaseGAN(keras.Model):
     def loss_names(self):
         return self.DISCRIMINATOR_TERMS + self.generator_term_names() + ('G_total',)
 
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
-
     def compile(self, d_optimizer, g_optimizer):
         super().compile()
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
-
-    def update_metrics(self, values):
-        for name, value in values.items():
-            self.trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
 
     def call(self, batch, training=False):
         return self.generate(batch, training=training)
@@ -90,7 +79,7 @@ class BaseGAN(keras.Model):
     def discriminator_losses(self, real_batch, fake_batch, training=True):
         """Reduced D terms: real pairs from ``real_batch``, fakes generated from ``fake_batch``
         (two fresh batches, as the reference's discriminator model took them)."""
-        generated = tf.stop_gradient(self.generate(fake_batch, training=training))
+        generated = ops.stop_gradient(self.generate(fake_batch, training=training))
         d_real = self.discriminate(real_batch, real_batch['target_image'], training)
         d_fake = self.discriminate(fake_batch, generated, training)
         values = {'D_real': self._reduce('D_real', losses.discriminator_real_loss(d_real)),
@@ -108,21 +97,4 @@ class BaseGAN(keras.Model):
         terms = self.generator_terms(batch, generated, training)
         values = {name: self._reduce(name, per_example) for name, per_example in terms.items()}
         values['G_total'] = sum(values[name] for name in self.generator_term_names())
-        return values
-
-    # ---- one update each, under its own tape --------------------------------------------------
-    def discriminator_train_step(self, real_batch, fake_batch):
-        variables = self.discriminator.trainable_variables
-        with tf.GradientTape() as tape:
-            values = self.discriminator_losses(real_batch, fake_batch, training=True)
-            scaled = self.d_optimizer.scale_loss(values['D_total'])
-        self.d_optimizer.apply(tape.gradient(scaled, variables), variables)
-        return values
-
-    def generator_train_step(self, batch):
-        variables = self.generator.trainable_variables
-        with tf.GradientTape() as tape:
-            values = self.generator_losses(batch, training=True)
-            scaled = self.g_optimizer.scale_loss(values['G_total'])
-        self.g_optimizer.apply(tape.gradient(scaled, variables), variables)
         return values

@@ -22,7 +22,9 @@ import re
 
 import tensorflow as tf
 
+from gan import devices
 from gan.checkpoints import RunError
+from gan.engines import common
 
 # A worker silent for this long is taken as dead by the coordination service, which then stops the
 # collective operations of every other worker.
@@ -54,12 +56,6 @@ def number_of_workers():
     return sum(len(cluster.get(job, [])) for job in ('chief', 'worker')) or 1
 
 
-def gpus():
-    """The GPUs TensorFlow sees (logical devices). Layers and the optimiser keep Keras' own computation
-    where there is one."""
-    return tf.config.list_logical_devices('GPU')
-
-
 def make_strategy(kind='auto'):
     if kind == 'none':
         return tf.distribute.get_strategy()
@@ -67,7 +63,7 @@ def make_strategy(kind='auto'):
         return _multi_worker_strategy()
     if kind == 'mirrored':
         return tf.distribute.MirroredStrategy()
-    if len(gpus()) > 1:
+    if len(devices.gpus()) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
 
@@ -107,11 +103,7 @@ def task_name():
 
 
 def check_batch(strategy, global_batch_size):
-    replicas = strategy.num_replicas_in_sync
-    if global_batch_size % replicas:
-        raise ValueError('--batch_size %d is the global batch and must be a multiple of the %d replicas of '
-                         'this run (all devices of all workers), e.g. %d'
-                         % (global_batch_size, replicas, max(replicas, global_batch_size - global_batch_size % replicas)))
+    common.check_batch(strategy.num_replicas_in_sync, global_batch_size)
 
 
 def distribute(strategy, dataset):

@@ -17,7 +17,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from gan import distribute
+from gan import devices
 
 
 @keras.saving.register_keras_serializable(package='gan')
@@ -29,7 +29,7 @@ class FusedAdam(keras.optimizers.Adam):
     def __init__(self, name='adam', **kwargs):
         super().__init__(name=name, **kwargs)   # Keras' name, so the variables' paths are Adam's too
         # Decided once: update_step runs for every variable (every step when called eagerly).
-        self.fused = not self.amsgrad and keras.backend.backend() == 'tensorflow' and not distribute.gpus()
+        self.fused = not self.amsgrad and keras.backend.backend() == 'tensorflow' and not devices.gpus()
 
     def update_step(self, gradient, variable, learning_rate):
         if not self.fused:

@@ -1,15 +1,24 @@
-"""What a person reads of a run: a CSV row per epoch, TensorBoard scalars and images (tf.summary), a
-loss-curve PNG, and the sample sheets the caller draws."""
+"""What a person reads of a run: a CSV row per epoch, TensorBoard scalars and images, a loss-curve PNG,
+and the sample sheets the caller draws.
+
+The TensorBoard events are written with the tensorboard package's record writer and protocol buffers,
+which need no TensorFlow (tf.summary would import it on every backend): one event file per RunLog, the
+records TensorBoard reads (a file-version event, then one scalar event per loss and epoch, one image
+event per sheet)."""
 import csv
 import io
 import os
+import socket
+import time
 
 import numpy as np
-import tensorflow as tf
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from PIL import Image
+
+from tensorboard.compat.proto import event_pb2, summary_pb2
+from tensorboard.summary.writer.record_writer import RecordWriter
 
 from gan import atomic
 from gan.checkpoints import writing
@@ -39,7 +48,19 @@ class RunLog:
         self.tensorboard_dir = os.path.join(log_dir, 'tensorboard')
         with writing(self.tensorboard_dir):
             os.makedirs(log_dir, exist_ok=True)
-            self.writer = tf.summary.create_file_writer(self.tensorboard_dir)
+            os.makedirs(self.tensorboard_dir, exist_ok=True)
+        self.events_path = os.path.join(self.tensorboard_dir, 'events.out.tfevents.%d.%s.%d'
+                                        % (time.time(), socket.gethostname(), os.getpid()))
+        self._write_event(event_pb2.Event(file_version='brain.Event:2'))
+
+    def _write_event(self, event):
+        """Appends one record to the event file (opened for each write: an epoch writes a few)."""
+        event.wall_time = event.wall_time or time.time()
+        with writing(self.tensorboard_dir), open(self.events_path, 'ab') as f:
+            RecordWriter(f).write(event.SerializeToString())
+
+    def _write_summary(self, epoch, values):
+        self._write_event(event_pb2.Event(step=int(epoch), summary=summary_pb2.Summary(value=values)))
 
     def read_rows(self):
         if not os.path.exists(self.csv_path):
@@ -57,16 +78,17 @@ class RunLog:
         writer.writeheader()
         writer.writerows(rows)
         _atomic_write_bytes(self.csv_path, text.getvalue().encode())
-        with writing(self.tensorboard_dir), self.writer.as_default(step=epoch):
-            for name, value in values.items():
-                tf.summary.scalar(name, float(value), step=epoch)
-            self.writer.flush()
+        self._write_summary(epoch, [summary_pb2.Summary.Value(tag=name, simple_value=float(value))
+                                    for name, value in values.items()])
         self.plot_curves(rows)
 
     def log_image(self, epoch, name, image):
-        with writing(self.tensorboard_dir), self.writer.as_default(step=epoch):
-            tf.summary.image(name, np.asarray(image)[None], step=epoch)
-            self.writer.flush()
+        image = np.asarray(image)
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format='PNG')
+        encoded = summary_pb2.Summary.Image(height=image.shape[0], width=image.shape[1], colorspace=image.shape[2],
+                                            encoded_image_string=buffer.getvalue())
+        self._write_summary(epoch, [summary_pb2.Summary.Value(tag=name, image=encoded)])
 
     def plot_curves(self, rows):
         buffer = io.BytesIO()

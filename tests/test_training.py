@@ -7,6 +7,7 @@ import pytest
 import keras
 
 from gan import losses
+from gan.engines.tensorflow_engine import discriminator_update, generator_update
 from pose_training import make_gan
 from pose_dataset import PoseHMDataset
 from tests.fixtures_data import training_args
@@ -51,10 +52,10 @@ def check_one_step(synthetic_root, vgg_weights_file, tmp_path, name):
     batches = iter(PoseHMDataset.from_args(args).train_dataset(0, 3))
     generator_before, discriminator_before = _weights(gan.generator), _weights(gan.discriminator)
 
-    d_values = gan.discriminator_train_step(next(batches), next(batches))
+    d_values = discriminator_update(gan, next(batches), next(batches))
     assert _changed(discriminator_before, _weights(gan.discriminator))
     assert not _changed(generator_before, _weights(gan.generator))
-    g_values = gan.generator_train_step(next(batches))
+    g_values = generator_update(gan, next(batches))
     assert _changed(generator_before, _weights(gan.generator))
 
     values = {k: float(v) for k, v in dict(d_values, **g_values).items()}
@@ -107,7 +108,7 @@ def test_mixed_precision_step_keeps_float32_weights(synthetic_root, tmp_path):
     assert any(layer.compute_dtype == 'float16' for layer in gan.generator.layers)
     batches = iter(PoseHMDataset.from_args(args).train_dataset(0, 4))
     before = _weights(gan.generator)
-    values = dict(gan.discriminator_train_step(next(batches), next(batches)), **gan.generator_train_step(next(batches)))
+    values = dict(discriminator_update(gan, next(batches), next(batches)), **generator_update(gan, next(batches)))
     assert all(np.isfinite(float(v)) for v in values.values())
     assert all(v.dtype == 'float32' for v in gan.generator.trainable_variables + gan.discriminator.trainable_variables)
     batch = next(batches)
@@ -117,6 +118,6 @@ def test_mixed_precision_step_keeps_float32_weights(synthetic_root, tmp_path):
     for _ in range(16):
         if _changed(before, _weights(gan.generator)):
             break
-        gan.generator_train_step(batch)
+        generator_update(gan, batch)
     assert _changed(before, _weights(gan.generator))
     assert float(gan.g_optimizer.scale_loss(1.0)) < 2 ** 15

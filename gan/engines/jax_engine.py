@@ -1,0 +1,188 @@
+"""The JAX engine: each update one jit-compiled, stateless function (one XLA program per update).
+
+The losses are the backend-neutral ones of gan/base_gan.py, evaluated inside ``keras.StatelessScope``
+with every variable mapped to a value held by the engine; ``jax.grad`` takes their gradient and
+``optimizer.stateless_apply`` the Adam update. The engine's values are the run's state between steps:
+``sync_variables`` writes them into the Keras variables (before weights, sheets or the resume state
+are written) and ``reload_variables`` reads them back (after a restore).
+
+Several devices (--distribute auto with several, or mirrored): ``keras.distribution.DataParallel``
+over ``jax.devices()`` (every process's devices in a ``jax.distributed`` run) replicates the variables
+and splits every global batch along its first axis; XLA inserts the gradient all-reduce. The losses
+are means over the global batch, so the step is that of one device on the whole batch.
+"""
+import contextlib
+
+import jax
+import keras
+import numpy as np
+
+from gan import devices
+from gan.engines.common import adam, check_batch
+
+# The groups of variables the engine carries from step to step, in this order.
+GROUPS = ('generator', 'generator_other', 'discriminator', 'discriminator_other', 'g_optimizer', 'd_optimizer')
+
+
+def is_chief():
+    """Process 0 of a jax.distributed run (the only process otherwise) writes the run's files."""
+    return jax.process_index() == 0
+
+
+def make_optimizer(mixed_precision):
+    return adam(mixed_precision)
+
+
+class Engine:
+    """Steps of a compiled BaseGAN on JAX."""
+    name = 'jax'
+
+    def __init__(self, distribute_kind='auto', batch_size=None):
+        self.devices = jax.devices()
+        several = distribute_kind in ('mirrored', 'multiworker') or (
+            distribute_kind == 'auto' and len(self.devices) > 1)
+        self.distribution = keras.distribution.DataParallel(devices=self.devices) if several else None
+        self.replicas = len(self.devices) if several else 1
+        check_batch(self.replicas, batch_size)
+        self.is_chief = is_chief()
+        self.multi_worker = jax.process_count() > 1
+        self.gan = None
+
+    def scope(self):
+        """Where networks and optimisers are built: variables replicated over the devices."""
+        return self.distribution.scope() if self.distribution else contextlib.nullcontext()
+
+    def compile(self, gan):
+        self.gan = gan
+        self.variables = {
+            'generator': list(gan.generator.trainable_variables),
+            'generator_other': list(gan.generator.non_trainable_variables),   # dropout seed states
+            'discriminator': list(gan.discriminator.trainable_variables),
+            'discriminator_other': list(gan.discriminator.non_trainable_variables),
+            'g_optimizer': list(gan.g_optimizer.variables),
+            'd_optimizer': list(gan.d_optimizer.variables)}
+        # Read-only weights of the losses (VGG19 features), passed as arguments rather than baked
+        # into the compiled programs as constants.
+        extractor = getattr(gan, 'content_extractor', None)
+        self.frozen_variables = list(extractor.variables) if extractor is not None else []
+        self.reload_variables()
+        # On a GPU the old state's buffers are reused for the new one (donated): one copy of the
+        # weights and Adam states in memory instead of two. XLA on CPUs does not reuse them.
+        donate = (0,) if devices.gpus() else ()
+        self._d_step = jax.jit(self._discriminator_update, donate_argnums=donate)
+        self._g_step = jax.jit(self._generator_update, donate_argnums=donate)
+        self._validation_terms = jax.jit(self._per_example_generator_terms)
+        self._generate = jax.jit(self._generated)
+        return self
+
+    # ---- the state ---------------------------------------------------------------------------
+    def reload_variables(self):
+        self.state = {group: [v.value for v in self.variables[group]] for group in GROUPS}
+        self.frozen = [v.value for v in self.frozen_variables]
+
+    def sync_variables(self):
+        for group in GROUPS:
+            for variable, value in zip(self.variables[group], self.state[group]):
+                variable.assign(value)
+
+    def _scope(self, state, frozen):
+        mapping = [(v, value) for group in GROUPS for v, value in zip(self.variables[group], state[group])]
+        mapping += list(zip(self.frozen_variables, frozen))
+        return keras.StatelessScope(state_mapping=mapping)
+
+    def _updated(self, scope, state, groups):
+        """The values of ``groups`` after the code run in ``scope`` (dropout seeds move on)."""
+        return {group: [scope.get_current_value(v) for v in self.variables[group]] for group in groups}
+
+    # ---- the updates (pure functions of the state, compiled) -----------------------------------
+    def _gradients(self, state, frozen, trainable_group, losses, total):
+        """(gradient of the scaled ``total`` loss with respect to the ``trainable_group`` values, the
+        loss terms, the dropout seed states after the forward passes)."""
+        def loss(trainable):
+            with self._scope(dict(state, **{trainable_group: trainable}), frozen) as scope:
+                values = losses()
+                scaled = self._optimizer(trainable_group).scale_loss(values[total])
+            return scaled, (values, self._updated(scope, state, ('generator_other', 'discriminator_other')))
+
+        gradients, (values, others) = jax.grad(loss, has_aux=True)(state[trainable_group])
+        return gradients, values, others
+
+    def _optimizer(self, trainable_group):
+        return self.gan.g_optimizer if trainable_group == 'generator' else self.gan.d_optimizer
+
+    def _apply(self, state, trainable_group, gradients, others):
+        slots = 'g_optimizer' if trainable_group == 'generator' else 'd_optimizer'
+        weights, optimizer = self._optimizer(trainable_group).stateless_apply(state[slots], gradients,
+                                                                              state[trainable_group])
+        return dict(state, **{trainable_group: weights, slots: optimizer}, **others)
+
+    def _discriminator_gradients(self, state, frozen, real_batch, fake_batch):
+        return self._gradients(state, frozen, 'discriminator',
+                               lambda: self.gan.discriminator_losses(real_batch, fake_batch, training=True), 'D_total')
+
+    def _generator_gradients(self, state, frozen, batch):
+        return self._gradients(state, frozen, 'generator',
+                               lambda: self.gan.generator_losses(batch, training=True), 'G_total')
+
+    def _discriminator_update(self, state, frozen, real_batch, fake_batch):
+        gradients, values, others = self._discriminator_gradients(state, frozen, real_batch, fake_batch)
+        return self._apply(state, 'discriminator', gradients, others), values
+
+    def _generator_update(self, state, frozen, batch):
+        gradients, values, others = self._generator_gradients(state, frozen, batch)
+        return self._apply(state, 'generator', gradients, others), values
+
+    def _per_example_generator_terms(self, state, frozen, batch):
+        with self._scope(state, frozen):
+            generated = self.gan.generate(batch, training=False)
+            return self.gan.generator_terms(batch, generated, training=False)
+
+    def _generated(self, state, frozen, batch):
+        with self._scope(state, frozen):
+            return self.gan.generate(batch, training=False)
+
+    # ---- data --------------------------------------------------------------------------------
+    def place(self, batch):
+        """A dict batch of numpy arrays on the devices: split along the batch axis over several."""
+        if self.distribution is None:
+            return batch
+        return {name: keras.distribution.distribute_tensor(value, self.distribution.get_data_layout(value.shape))
+                for name, value in batch.items()}
+
+    def training_batches(self, dataset, first_batch, number_of_batches):
+        """The global batches of the stream from the numpy pipeline (background workers)."""
+        return dataset.train_batches(first_batch, number_of_batches)
+
+    # ---- steps -------------------------------------------------------------------------------
+    def discriminator_step(self, real_batch, fake_batch):
+        self.state, values = self._d_step(self.state, self.frozen, self.place(real_batch), self.place(fake_batch))
+        return {name: float(value) for name, value in values.items()}
+
+    def generator_step(self, batch):
+        self.state, values = self._g_step(self.state, self.frozen, self.place(batch))
+        return {name: float(value) for name, value in values.items()}
+
+    def discriminator_gradients(self, real_batch, fake_batch):
+        """The discriminator's (loss-scaled) gradients, in trainable-variable order, without an update."""
+        gradients, _, _ = jax.jit(self._discriminator_gradients)(self.state, self.frozen, self.place(real_batch),
+                                                                 self.place(fake_batch))
+        return [np.asarray(g) for g in gradients]
+
+    def generator_gradients(self, batch):
+        """The generator's (loss-scaled) gradients, in trainable-variable order, without an update."""
+        gradients, _, _ = jax.jit(self._generator_gradients)(self.state, self.frozen, self.place(batch))
+        return [np.asarray(g) for g in gradients]
+
+    def validation_terms(self, batch):
+        terms = self._validation_terms(self.state, self.frozen, self.place(batch))
+        return {name: np.asarray(value) for name, value in terms.items()}
+
+    def generate(self, batch):
+        return np.asarray(self._generate(self.state, self.frozen, self.place(batch)))
+
+    @contextlib.contextmanager
+    def peers_guard(self):
+        yield
+
+    def finish(self):
+        """Nothing to wait for: every process of a jax.distributed run leaves at its last step."""
