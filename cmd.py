@@ -9,6 +9,7 @@ process, so this module also re-exports the standard module's names: when it is 
 """
 import argparse
 import importlib.util
+import math
 import os
 import sysconfig
 
@@ -53,6 +54,31 @@ def _non_negative_int(text):
     if value < 0:
         raise argparse.ArgumentTypeError('must be a whole number >= 0, got %s' % text)
     return value
+
+
+def finite_float(text):
+    """A real number: NaN and the infinities are refused (argparse names the flag)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError('must be a number, got %s' % text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError('must be a finite number, got %s' % text)
+    return value
+
+
+def _positive_float(text):
+    value = finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError('must be positive, got %s' % text)
+    return value
+
+
+def cpu_count():
+    """CPUs this process may run on (its affinity where the system has one), at least 1."""
+    if hasattr(os, 'sched_getaffinity'):
+        return max(len(os.sched_getaffinity(0)), 1)
+    return os.cpu_count() or 1
 
 
 def _switch(text):
@@ -121,10 +147,10 @@ def train_parser(description='Deformable GAN: training and testing (train.py, te
     add('--batch_size', default=4, type=_positive_int, help='Pairs per step (all replicas together).')
     add('--training_ratio', default=1, type=_positive_int,
         help='Discriminator updates per generator update.')
-    add('--l1_penalty_weight', default=100.0, type=float, help='Weight of the reconstruction loss.')
-    add('--gan_penalty_weight', default=1.0, type=float, help='Weight of the adversarial loss of the generator.')
-    add('--tv_penalty_weight', default=0.0, type=float, help='Weight of the total-variation loss.')
-    add('--lstruct_penalty_weight', default=0.0, type=float,
+    add('--l1_penalty_weight', default=100.0, type=finite_float, help='Weight of the reconstruction loss.')
+    add('--gan_penalty_weight', default=1.0, type=finite_float, help='Weight of the adversarial loss of the generator.')
+    add('--tv_penalty_weight', default=0.0, type=finite_float, help='Weight of the total-variation loss.')
+    add('--lstruct_penalty_weight', default=0.0, type=finite_float,
         help='Weight of the pose-structure loss (needs --pose_estimator).')
     add('--number_of_epochs', default=500, type=_positive_int, help='Epoch to stop after (counted from 0).')
     add('--content_loss_layer', default='none',
@@ -162,7 +188,7 @@ def train_parser(description='Deformable GAN: training and testing (train.py, te
              'drops, instead of refusing the pairs file.')
     # New flags.
     add('--batches_per_epoch', default=1000, type=_positive_int, help='Steps in one epoch.')
-    add('--width_factor', default=1.0, type=float, help='Scales every filter count (1.0 = the paper).')
+    add('--width_factor', default=1.0, type=_positive_float, help='Scales every filter count (1.0 = the paper).')
     add('--seed', default=0, type=int, help='Seed of weights, data order and dropout.')
     add('--mixed_precision', default=False, type=_switch, help='float16 compute with loss scaling (GPUs).')
     add('--warp_interpolation', default='nearest', choices=['nearest', 'bilinear'],
@@ -177,6 +203,12 @@ def train_parser(description='Deformable GAN: training and testing (train.py, te
     add('--overwrite', action='store_true',
         help='Start over in folders that hold a run: its files (weights, resume state, logs, sample sheets, '
              'options.json) are deleted first. Without it, train.py refuses such folders.')
+    add('--save_every_steps', default=0, type=_non_negative_int,
+        help='Also write the resume state every this many training steps inside an epoch (for machines '
+             'that stop without a signal); 0: only at the end of each epoch.')
+    add('--data_workers', default=cpu_count(), type=_non_negative_int,
+        help='Background processes that prepare the batches of the numpy input pipeline (the backends '
+             'other than TensorFlow); 0: prepared in the main process. Default: the CPUs of this process.')
     add('--log_dir', default='output/logs', help='CSV, TensorBoard and loss-curve logs.')
     add('--distribute', default='auto', choices=['auto', 'none', 'mirrored', 'multiworker'],
         help='auto: MultiWorkerMirrored when TF_CONFIG is set, Mirrored on several GPUs, else one device.')
@@ -231,8 +263,6 @@ def validate_training_args(args, parser):
         if unknown:
             parser.error('--content_loss_layer: VGG19 has no layer %s (it has: %s)'
                          % (', '.join(unknown), ', '.join(VGG19_LAYERS)))
-    if args.width_factor <= 0:
-        parser.error('--width_factor must be positive, got %s' % args.width_factor)
     if args.resume and args.generator_checkpoint is not None:
         parser.error('--resume continues from --checkpoints_dir; do not also give --generator_checkpoint')
     if args.resume and args.overwrite:
@@ -369,7 +399,7 @@ def _scale_list(text):
         scales = [float(value) for value in text.split(',')]
     except ValueError:
         raise argparse.ArgumentTypeError('must be comma-separated numbers, got %s' % text)
-    if not scales or min(scales) <= 0:
+    if not all(math.isfinite(scale) and scale > 0 for scale in scales):
         raise argparse.ArgumentTypeError('scales must be positive, got %s' % text)
     return scales
 

@@ -159,3 +159,79 @@ def test_pairs_files_with_a_byte_order_mark_are_counted(tmp_path):
         (tmp_path / ('market-pairs-%s.csv' % split)).write_bytes(b'\xef\xbb\xbffrom,to\r\na.jpg,b.jpg\r\n')
     assert cmd.count_pairs(str(tmp_path / 'market-pairs-train.csv')) == 1
     assert cmd.parse_args(['--data_root', str(tmp_path), '--batch_size', '1']).batch_size == 1
+
+
+# ---- Numbers ------------------------------------------------------------------------------------
+
+def _test_parser():
+    """test.py's flags: the training ones and the shard split."""
+    return cmd.add_shard_flags(cmd.train_parser())
+
+
+def _float_flags(parser):
+    return sorted(action.dest for action in parser._actions if isinstance(action.default, float))
+
+
+TRAIN_FLOATS = ['gan_penalty_weight', 'l1_penalty_weight', 'lstruct_penalty_weight', 'tv_penalty_weight',
+                'width_factor']
+
+
+@pytest.mark.parametrize('make', [cmd.train_parser, _test_parser, cmd.demo_parser, cmd.reid_parser])
+def test_every_float_flag_checks_its_number(make):
+    """A float flag added with type=float would let NaN through: each one has the finite-float type."""
+    parser = make()
+    assert _float_flags(parser) == TRAIN_FLOATS
+    for action in parser._actions:
+        if isinstance(action.default, float):
+            assert action.type in (cmd.finite_float, cmd._positive_float), action.dest
+
+
+@pytest.mark.parametrize('make', [cmd.train_parser, _test_parser], ids=['train', 'test'])
+@pytest.mark.parametrize('flag', TRAIN_FLOATS)
+@pytest.mark.parametrize('value', ['nan', 'inf', '-inf', 'NaN', '1e400', 'x'])
+def test_nan_and_infinite_floats_are_refused_by_name(make, flag, value, capsys):
+    with pytest.raises(SystemExit) as stop:
+        make().parse_args(['--%s=%s' % (flag, value)])   # '=': argparse takes a lone -inf for a flag
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.endswith('error: argument --%s: must be a %snumber, got %s'
+                        % (flag, '' if value == 'x' else 'finite ', value)), err
+
+
+def test_floats_in_range_are_read():
+    args = cmd.train_parser().parse_args(['--l1_penalty_weight', '1e-3', '--tv_penalty_weight', '-0.5',
+                                          '--width_factor', '0.0625'])
+    assert (args.l1_penalty_weight, args.tv_penalty_weight, args.width_factor) == (1e-3, -0.5, 0.0625)
+
+
+@pytest.mark.parametrize('value', ['0', '-1', '-0.0'])
+def test_width_factor_must_be_positive(value, capsys):
+    with pytest.raises(SystemExit):
+        cmd.train_parser().parse_args(['--width_factor=' + value])
+    assert 'argument --width_factor: must be positive, got %s' % value in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('value', ['nan', 'inf', '1,nan', '0.5,-1', '0'])
+def test_scale_search_refuses_nan_infinite_and_non_positive(value, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cmd.compute_cordinates_parser().parse_args(['--scale_search=' + value])
+    assert stop.value.code == 2 and 'argument --scale_search' in capsys.readouterr().err
+
+
+# ---- Input pipeline and resume-state flags ---------------------------------------------------------
+
+def test_data_workers_and_save_every_steps():
+    args = cmd.train_parser().parse_args([])
+    assert args.data_workers == cmd.cpu_count() >= 1
+    assert args.save_every_steps == 0
+    args = cmd.train_parser().parse_args(['--data_workers', '0', '--save_every_steps', '50'])
+    assert (args.data_workers, args.save_every_steps) == (0, 50)
+    assert 'data_workers' not in cmd.RUN_FLAGS and 'save_every_steps' not in cmd.RUN_FLAGS
+
+
+@pytest.mark.parametrize('flag', ['--data_workers', '--save_every_steps'])
+@pytest.mark.parametrize('value', ['-1', '1.5', 'nan'])
+def test_data_workers_and_save_every_steps_are_whole_numbers(flag, value, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cmd.train_parser().parse_args([flag + '=' + value])
+    assert stop.value.code == 2 and 'argument %s' % flag in capsys.readouterr().err
