@@ -1,6 +1,7 @@
 """The life of a run: the reference's epoch and checkpoint numbering, the final weights, exact resume,
-one run per folder (--overwrite), --resume checking the run it continues, empty pair lists refused at
-start, a full disk, and the small things a person reads (loss curves, progress, TensorFlow's log)."""
+one run per folder (--overwrite) and one process per run (two started at once), folder flags naming
+files, --resume checking the run it continues, empty pair lists refused at start, a full disk, and the
+small things a person reads (loss curves, progress, TensorFlow's log)."""
 import csv
 import errno
 import json
@@ -168,6 +169,40 @@ def test_a_run_is_never_started_over_an_existing_one(synthetic_root, tmp_path, c
     assert open(os.path.join(out, 'checkpoints', 'notes.txt')).read() == 'mine'   # not a file of the run
 
 
+@pytest.mark.slow
+def test_two_runs_started_at_once_in_one_folder(synthetic_root, tmp_path):
+    """One trains; the other stops at once, naming the folder and the process that holds it."""
+    out = str(tmp_path)
+    command = [sys.executable, 'train.py', '--data_root', synthetic_root] + _flags(out)
+    processes = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+    try:
+        errors = [process.communicate(timeout=300)[1] for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
+            process.wait()
+    codes = [process.returncode for process in processes]
+    assert sorted(codes) == [0, 1], errors
+    winner, loser = processes[codes.index(0)], codes.index(1)
+    checkpoints_dir = os.path.join(out, 'checkpoints')
+    assert errors[loser].strip().splitlines()[-1] == (
+        'train.py: error: %s is in use by another run (process %d on %s holds run.lock): wait for it to end, or '
+        'choose another --checkpoints_dir' % (checkpoints_dir, winner.pid, os.uname().nodename))
+    assert checkpoints.read_pointer(checkpoints_dir)['next_epoch'] == 1
+    assert not os.path.exists(os.path.join(checkpoints_dir, 'run.lock'))     # released when the run ended
+
+
+def test_a_folder_flag_naming_a_file_is_refused(synthetic_root, tmp_path, capsys):
+    with open(os.path.join(str(tmp_path), 'logs'), 'w') as f:
+        f.write('mine')
+    assert _main(synthetic_root, tmp_path) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        'train.py: error: --log_dir %s is a file, not a folder: give a folder (it is made if missing)'
+        % os.path.join(str(tmp_path), 'logs'))
+    assert os.listdir(str(tmp_path)) == ['logs']
+
+
 def test_what_a_failed_start_left_is_replaced_without_asking(tmp_path):
     args = training_args_like(tmp_path)
     os.makedirs(args.checkpoints_dir)
@@ -254,7 +289,7 @@ def test_every_flag_is_either_run_defining_or_free():
             'checkpoint_ratio', 'generator_checkpoint', 'discriminator_checkpoint', 'use_validation',
             'display_ratio', 'pose_estimator', 'images_for_test', 'cache_pose_rep', 'generated_images_dir',
             'load_generated_images', 'use_dropout_test', 'resume', 'overwrite', 'log_dir', 'distribute',
-            'vgg_weights', 'inception_weights', 'inception_graph'}
+            'vgg_weights', 'inception_weights', 'inception_graph', 'data_workers', 'save_every_steps'}
     flags = set(vars(cmd.train_parser().parse_args([])))
     assert set(cmd.RUN_FLAGS) <= flags
     unclassified = flags - set(cmd.RUN_FLAGS) - free
@@ -294,27 +329,27 @@ def _disk_full(*args, **kwargs):
 
 @pytest.mark.slow
 def test_a_full_disk_while_saving_the_resume_state(synthetic_root, tmp_path, capsys, monkeypatch):
-    import tensorflow as tf
-    real_write = tf.train.Checkpoint._write
+    real_write = checkpoints._write_state
 
-    def write(self, prefix, *args, **kwargs):
-        if prefix.endswith('state-1'):             # half of the state is on disk when the disk fills up
-            open(prefix + '.index', 'wb').write(b'partial')
+    def write(path, *args):
+        if os.path.basename(path).startswith('state-epoch2-step0.h5'):   # half of it is on disk when it fills up
+            open(path, 'wb').write(b'partial')
             _disk_full()
-        return real_write(self, prefix, *args, **kwargs)
-    monkeypatch.setattr(tf.train.Checkpoint, '_write', write)
+        return real_write(path, *args)
+    monkeypatch.setattr(checkpoints, '_write_state', write)
     out = str(tmp_path)
     assert _main(synthetic_root, out, '--number_of_epochs', '2', '--use_validation', '0') == 1
     error = capsys.readouterr().err.strip().splitlines()[-1]
-    state = os.path.join(out, 'checkpoints', 'resume', 'state-1')
+    state = os.path.join(out, 'checkpoints', 'resume', 'state-epoch2-step0.h5')
     assert error == ('train.py: error: could not write %s (No space left on device): free some space on that disk, '
                      'then continue the run with --resume; the last complete checkpoint is kept' % state)
     assert not _no_tmp_left(out)
-    assert sorted(os.listdir(os.path.dirname(state))) == ['checkpoint', 'state-0.data-00000-of-00001', 'state-0.index']
-    monkeypatch.setattr(tf.train.Checkpoint, '_write', real_write)
+    assert sorted(os.listdir(os.path.dirname(state))) == ['latest.json', 'state-epoch1-step0.h5']
+    monkeypatch.setattr(checkpoints, '_write_state', real_write)
     args = training_args(synthetic_root, out, '--warp_skip', 'none', '--number_of_epochs', '2', '--resume')
-    trainer = Trainer(make_gan(args), PoseHMDataset.from_args(args), args)
-    assert trainer.restore()['next_epoch'] == 1
+    gan = make_gan(args)
+    variables = checkpoints.resume_variables(gan.generator, gan.discriminator, gan.g_optimizer, gan.d_optimizer)
+    assert checkpoints.restore_resume_state(variables, args.checkpoints_dir)['next_epoch'] == 1
 
 
 @pytest.mark.slow
