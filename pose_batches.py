@@ -7,6 +7,8 @@ and holds no framework). The tf.data pipeline (pose_tf_data.py) calls the same f
 ``tf.numpy_function`` for everything but the images and the stepped pose maps, whose TensorFlow
 versions give the same float32 values, so both pipelines make the same batches bit for bit.
 """
+import functools
+
 import numpy as np
 
 import pose_transform
@@ -31,12 +33,14 @@ def read_image(path, image_size):
 
 # ---- Pose maps --------------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=None)
 def _step_table(sigma):
-    """STEP_VALUES[min(ceil(d2 / (2 sigma^2)), last)] for every squared distance d2 up to the first one
-    whose value is the last (0): the stepped map becomes one table look-up per pixel."""
-    last = len(pose_utils.STEP_VALUES) - 1
-    squared = np.arange(last * 2 * sigma ** 2 + 1)
-    return pose_utils.STEP_VALUES[pose_utils.hm_exponent_steps(squared, sigma)]
+    """The stepped map's value for every squared distance d2 from 0 to 2 * last: STEP_VALUES[min(ceil(d2 /
+    (2 sigma^2)), len - 1)], where ``last`` is the first d2 whose value is the final 0. With the row and
+    column terms each clipped to ``last``, a map is one addition and one look-up per pixel."""
+    last = (len(pose_utils.STEP_VALUES) - 1) * 2 * sigma ** 2
+    table = pose_utils.STEP_VALUES[pose_utils.hm_exponent_steps(np.arange(last + 1), sigma)]
+    return np.concatenate([table, np.zeros(last, np.float32)]), last
 
 
 def heatmaps(kp, image_size, pose_map='stepped', sigma=pose_utils.HM_SIGMA):
@@ -49,12 +53,12 @@ def heatmaps(kp, image_size, pose_map='stepped', sigma=pose_utils.HM_SIGMA):
     kp = np.asarray(kp)
     present = (kp != pose_utils.MISSING_VALUE).all(axis=-1)[:, None, None, :]             # (B, 1, 1, 18)
     if pose_map == 'stepped':
+        table, last = _step_table(sigma)
         kp = kp.astype(np.int64)
-        rows = (np.arange(height)[None, :, None] - kp[:, None, :, 0]) ** 2                # (B, H, 18)
-        cols = (np.arange(width)[None, :, None] - kp[:, None, :, 1]) ** 2                 # (B, W, 18)
-        table = _step_table(sigma)
-        squared = np.minimum(rows[:, :, None, :] + cols[:, None, :, :], len(table) - 1)    # (B, H, W, 18)
-        return np.where(present, table[squared], np.float32(0))
+        rows = np.minimum((np.arange(height)[None, :, None] - kp[:, None, :, 0]) ** 2, last)   # (B, H, 18)
+        cols = np.minimum((np.arange(width)[None, :, None] - kp[:, None, :, 1]) ** 2, last)    # (B, W, 18)
+        rows = np.where(present[:, 0], rows, last)              # a missing point: 0 everywhere
+        return table[rows[:, :, None, :] + cols[:, None, :, :]]                                # (B, H, W, 18)
     kp = kp.astype(np.float64)
     # The operations of cords_to_map, with every value below float32's smallest normal number set to 0:
     # TensorFlow's threads flush such values (the tf.data pipeline runs this code in them), so that
