@@ -1,6 +1,7 @@
 """The paper's table of scores (SSIM, IS, mask-SSIM, mask-IS, DS) from the scores.json of several test.py
-runs, each row beside the paper's published figures, plus the scores the paper did not report (FID,
-LPIPS, PCKh), as Markdown and CSV.
+runs, each row beside the paper's published figures (those of the paper's dataset of the same image
+size when the run's dataset is another, e.g. the synthetic one), plus the scores the paper did not
+report (FID, LPIPS, PCKh), as Markdown and CSV.
 
     python benchmarks/paper_table.py output/baseline/generated output/dsc/generated output/full/generated
     python benchmarks/paper_table.py full=output/full/generated "feature matching=output/fm/generated" --csv table.csv
@@ -29,8 +30,10 @@ PUBLISHED = {
 PAPER_COLUMNS = [('ssim', 'SSIM'), ('inception_score', 'IS'), ('ssim_masked', 'mask-SSIM'),
                  ('inception_score_masked', 'mask-IS'), ('ds', 'DS')]
 EXTRA_COLUMNS = [('fid', 'FID'), ('lpips_alex', 'LPIPS (AlexNet)'), ('lpips_vgg', 'LPIPS (VGG)'), ('pckh', 'PCKh')]
-# A dataset and its size variants share the paper's figures of that dataset.
-PAPER_DATASET = {'market': 'market', 'fasion': 'fasion'}
+# The paper's dataset whose figures stand beside a run's: its own, else the paper's dataset of the
+# same image size (128x64: Market-1501; square: DeepFashion).
+PAPER_DATASET = {'market': 'market', 'prw': 'market', 'synthetic': 'market', 'fasion128': 'market',
+                 'fasion': 'fasion', 'fasion128128': 'fasion', 'synthetic256': 'fasion'}
 
 
 def find_scores(path):
@@ -101,13 +104,15 @@ def table_rows(rows):
     lines = []
     for row in rows:
         scores = row['scores']
-        network = (row['inception'] or 'not computed') + ('' if row['comparable'] in (None, True) else ' (not the paper\'s)')
+        network = row['inception'] or 'not computed'
+        if row['comparable'] is False:
+            network += ' (not the paper\'s)'
         lines.append([row['label'], row['dataset'] or ''] + [value_text(scores.get(name))
                                                              for name, _ in PAPER_COLUMNS + EXTRA_COLUMNS] + [network])
         paper = published(row)
-        lines.append(['%s, paper' % row['label'], row['dataset'] or '']
+        lines.append(['%s, paper' % row['label'], PAPER_DATASET.get(row['dataset'], '')]
                      + [value_text(paper.get(name)) if paper else '' for name, _ in PAPER_COLUMNS]
-                     + [''] * len(EXTRA_COLUMNS) + ['2015 Inception graph' if paper else 'not published here'])
+                     + [''] * len(EXTRA_COLUMNS) + ['2015 Inception graph' if paper else 'not in docs/reference.md'])
     return header, lines
 
 

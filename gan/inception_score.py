@@ -5,8 +5,9 @@ Two networks give the class probabilities p(y|x) and the 2048 pool features:
 - ``GraphInception``: the 2015 Inception graph (``classify_image_graph_def.pb`` from
   http://download.tensorflow.org/models/image/imagenet/inception-2015-12-05.tgz) that the paper's
   scores used, imported with ``tf.compat.v1``; it takes the images at their own size (0-255) and
-  resizes them itself; TensorFlow backend only. As in the reference (OpenAI's improved-gan code) the softmax is taken over
-  ``pool_3`` times the weights of ``softmax/logits/MatMul``, without the bias (1008 classes).
+  resizes them itself; TensorFlow backend only. As in the reference (OpenAI's improved-gan code) the
+  softmax is taken over ``pool_3`` times the weights of ``softmax/logits/MatMul``, without the bias
+  (1008 classes).
 - ``KerasInception``: Keras' InceptionV3 with its ImageNet weights, read from a local file (never
   downloaded); images are resized to 299x299 (bilinear) and scaled to [-1, 1]. Close to, but not
   the same numbers as, the 2015 graph. Runs on every Keras backend.

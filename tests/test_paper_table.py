@@ -46,7 +46,7 @@ def test_table_rows_with_the_papers_figures_and_the_extra_scores(tmp_path, capsy
     assert '| full, paper | market | 0.290 | 3.185 | 0.805 | 3.502 | 0.720 | — | — | — | — | 2015 Inception graph |' in lines
     assert any(line.startswith('| mine | market | 0.250 | — | 0.700 |') and "(not the paper's)" in line
                for line in lines)
-    assert "| mine, paper | market | — | — | — | — | — | — | — | — | — | not published here |" in lines
+    assert "| mine, paper | market | — | — | — | — | — | — | — | — | — | not in docs/reference.md |" in lines
     assert 'do not compare with the paper' in out
     csv_lines = (tmp_path / 'table.csv').read_text().splitlines()
     assert csv_lines[0].startswith('configuration,dataset,SSIM,IS,mask-SSIM')
@@ -66,7 +66,8 @@ def test_a_missing_or_unfinished_run_is_named(tmp_path, capsys):
     assert 'is not a scores.json written by test.py' in capsys.readouterr().err
 
 
-@pytest.mark.parametrize('dataset, expected', [('market', 0.290), ('fasion', 0.756), ('prw', None)])
+@pytest.mark.parametrize('dataset, expected', [('market', 0.290), ('fasion', 0.756), ('synthetic', 0.290),
+                                               ('synthetic256', 0.756), ('elsewhere', None)])
 def test_published_figures_by_dataset(dataset, expected):
     row = {'configuration': 'full', 'dataset': dataset}
     assert paper_table.published(row).get('ssim') == expected
