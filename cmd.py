@@ -42,18 +42,22 @@ VGG19_LAYERS = tuple(
     + ['block3_pool', 'block4_pool', 'block5_pool'])
 
 
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError('must be a whole number >= 1, got %s' % text)
+def _whole_number(text, least):
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < least:
+        raise argparse.ArgumentTypeError('must be a whole number >= %d, got %s' % (least, text))
     return value
+
+
+def _positive_int(text):
+    return _whole_number(text, 1)
 
 
 def _non_negative_int(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError('must be a whole number >= 0, got %s' % text)
-    return value
+    return _whole_number(text, 0)
 
 
 def finite_float(text):

@@ -234,4 +234,5 @@ def test_data_workers_and_save_every_steps():
 def test_data_workers_and_save_every_steps_are_whole_numbers(flag, value, capsys):
     with pytest.raises(SystemExit) as stop:
         cmd.train_parser().parse_args([flag + '=' + value])
-    assert stop.value.code == 2 and 'argument %s' % flag in capsys.readouterr().err
+    assert stop.value.code == 2
+    assert 'argument %s: must be a whole number >= 0, got %s' % (flag, value) in capsys.readouterr().err
