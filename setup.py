@@ -7,7 +7,7 @@ from setuptools import find_packages, setup
 setup(
     name='deformable-gan',
     version='1.0.0',
-    description='Deformable GANs for pose-based human image generation (CVPR 2018), on TensorFlow 2 / Keras 3',
+    description='Deformable GANs for pose-based human image generation (CVPR 2018), on Keras 3 (TensorFlow, JAX)',
     python_requires='>=3.10',
     packages=find_packages(include=['gan', 'gan.*']),
     install_requires=[
@@ -19,9 +19,11 @@ setup(
         'tqdm>=4.66',
         'h5py>=3.10',
         'matplotlib>=3.8',
-        'tensorboard>=2.16',  # tf.summary's scalars and images, and the viewer of the run logs
+        'tensorboard>=2.16',  # the run logs' event files (written without TensorFlow) and their viewer
         'opencv-python-headless>=4.8,<5',  # OpenCV 5 dropped the Caffe importer the SSD score needs
     ],
-    # pandas: the tests check the test-pair sampling against the reference's DataFrame.sample.
-    extras_require={'test': ['pytest>=8', 'pandas>=2.0']},
+    # jax: the JAX backend (KERAS_BACKEND=jax; on a GPU machine install jax with its CUDA plugin instead).
+    # pandas: the tests check the test-pair sampling against the reference's DataFrame.sample; the tests
+    # run every backend, so they need jax too.
+    extras_require={'jax': ['jax[cpu]>=0.4.30'], 'test': ['pytest>=8', 'pandas>=2.0', 'jax[cpu]>=0.4.30']},
 )

@@ -4,7 +4,8 @@ and the sample sheets the caller draws.
 The TensorBoard events are written with the tensorboard package's record writer and protocol buffers,
 which need no TensorFlow (tf.summary would import it on every backend): one event file per RunLog, the
 records TensorBoard reads (a file-version event, then one scalar event per loss and epoch, one image
-event per sheet)."""
+event per sheet). Without the tensorboard package (a machine with only keras and jax) no event file is
+written, and the run says so once."""
 import csv
 import io
 import os
@@ -17,8 +18,11 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
-from tensorboard.compat.proto import event_pb2, summary_pb2
-from tensorboard.summary.writer.record_writer import RecordWriter
+try:   # TensorBoard's files need its package (pure Python); without it the CSV and the PNGs remain
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+    from tensorboard.summary.writer.record_writer import RecordWriter
+except ImportError:
+    event_pb2 = None
 
 from gan import atomic
 from gan.checkpoints import writing
@@ -48,6 +52,12 @@ class RunLog:
         self.tensorboard_dir = os.path.join(log_dir, 'tensorboard')
         with writing(self.tensorboard_dir):
             os.makedirs(log_dir, exist_ok=True)
+        self.events_path = None
+        if event_pb2 is None:
+            print('the tensorboard package is not installed: no TensorBoard events (the CSV and the loss '
+                  'curves are written)', flush=True)
+            return
+        with writing(self.tensorboard_dir):
             os.makedirs(self.tensorboard_dir, exist_ok=True)
         self.events_path = os.path.join(self.tensorboard_dir, 'events.out.tfevents.%d.%s.%d'
                                         % (time.time(), socket.gethostname(), os.getpid()))
@@ -60,6 +70,8 @@ class RunLog:
             RecordWriter(f).write(event.SerializeToString())
 
     def _write_summary(self, epoch, values):
+        if self.events_path is None:
+            return
         self._write_event(event_pb2.Event(step=int(epoch), summary=summary_pb2.Summary(value=values)))
 
     def read_rows(self):
@@ -78,11 +90,14 @@ class RunLog:
         writer.writeheader()
         writer.writerows(rows)
         _atomic_write_bytes(self.csv_path, text.getvalue().encode())
-        self._write_summary(epoch, [summary_pb2.Summary.Value(tag=name, simple_value=float(value))
-                                    for name, value in values.items()])
+        if self.events_path is not None:
+            self._write_summary(epoch, [summary_pb2.Summary.Value(tag=name, simple_value=float(value))
+                                        for name, value in values.items()])
         self.plot_curves(rows)
 
     def log_image(self, epoch, name, image):
+        if self.events_path is None:
+            return
         image = np.asarray(image)
         buffer = io.BytesIO()
         Image.fromarray(image).save(buffer, format='PNG')

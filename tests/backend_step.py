@@ -1,13 +1,16 @@
-"""One D update then one G update on the Keras backend of KERAS_BACKEND, written to a .npz for
-tests/test_backends.py to compare between backends (each backend runs in its own process).
+"""Two training steps (each one D update then one G update) on the Keras backend of KERAS_BACKEND,
+written to .npz files for tests/test_backends.py to compare between backends (each backend runs in
+its own process).
 
-    python tests/backend_step.py SYNTHETIC_ROOT OUT_DIR SHARED_DIR [train.py flags ...]
+    python tests/backend_step.py SYNTHETIC_ROOT OUT_DIR SHARED_DIR [--restore STATE_DIR] [train.py flags ...]
 
-SHARED_DIR holds the starting weights and the three batches: the first process to run writes them
-(the networks of --seed, the first three batches of the training stream), later ones read them, so
-every backend starts from the same weights and batches. Dropout is off (rate 0): each backend draws
-its own random masks. Writes OUT_DIR/step.npz: the loss terms, the gradients of both networks at the
-starting weights, and every weight and Adam slot after the two updates.
+SHARED_DIR holds the starting weights and six batches: the first process to run writes them (the
+networks of --seed, the first six batches of the training stream), later ones read them, so every
+backend starts from the same weights and batches. Dropout is off (rate 0): each backend draws its own
+random masks. Writes OUT_DIR/step1.npz (the loss terms of step 1, the gradients of both networks at
+the starting weights, every weight and Adam slot after it), the resume state after step 1 in
+OUT_DIR/checkpoints (gan/checkpoints.py), and OUT_DIR/step2.npz (the same after step 2). With
+--restore, step 1 is skipped: the state after it is read from STATE_DIR (written by any backend).
 """
 import os
 import sys
@@ -21,12 +24,38 @@ import numpy as np  # noqa: E402
 
 import weight_files  # noqa: E402
 from gan import engines  # noqa: E402
+from gan import checkpoints  # noqa: E402
 from gan.checkpoints import save_weights  # noqa: E402
 from pose_training import make_gan  # noqa: E402
 from tests.fixtures_data import training_args  # noqa: E402
 
 
+def variables_of(gan):
+    return {'generator': gan.generator.variables, 'discriminator': gan.discriminator.variables,
+            'g_optimizer': gan.g_optimizer.variables, 'd_optimizer': gan.d_optimizer.variables}
+
+
+def step(engine, gan, real, fake, batch, path, gradients):
+    result = {'replicas': np.int64(engine.replicas),
+              'tensorflow_imported': np.bool_('tensorflow' in sys.modules)}
+    if gradients:
+        result.update({'d_gradient/%03d' % i: g for i, g in enumerate(engine.discriminator_gradients(real, fake))})
+        result.update({'g_gradient/%03d' % i: g for i, g in enumerate(engine.generator_gradients(batch))})
+    values = dict(engine.discriminator_step(real, fake), **engine.generator_step(batch))
+    result.update({'loss/' + name: np.float64(value) for name, value in values.items()})
+    engine.sync_variables()
+    for group, variables in variables_of(gan).items():
+        for i, variable in enumerate(variables):
+            value = keras.ops.convert_to_numpy(variable)
+            if value.dtype.kind == 'f':   # the dropout seed states are each backend's own
+                result['%s/%03d' % (group, i)] = value
+    np.savez(path, **result)
+
+
 def main(root, out, shared, *flags):
+    restore = None
+    if flags[:1] == ('--restore',):
+        restore, flags = flags[1], flags[2:]
     args = training_args(root, out, *flags)
     engine = engines.make_engine(args.distribute, args.batch_size)
     gan = make_gan(args, engine)
@@ -37,8 +66,8 @@ def main(root, out, shared, *flags):
     batches_file = os.path.join(shared, 'batches.npz')
     if not os.path.exists(batches_file):
         from pose_dataset import PoseHMDataset
-        stream = PoseHMDataset.from_args(args).train_batches(0, 3)
-        batches = [next(stream) for _ in range(3)]
+        stream = PoseHMDataset.from_args(args).train_batches(0, 6)
+        batches = [next(stream) for _ in range(6)]
         stream.close()
         np.savez(batches_file, **{'%d/%s' % (i, k): v for i, batch in enumerate(batches) for k, v in batch.items()})
         save_weights(gan.generator, weights['generator'])
@@ -46,19 +75,16 @@ def main(root, out, shared, *flags):
     weight_files.load_weights(gan.generator, weights['generator'])
     weight_files.load_weights(gan.discriminator, weights['discriminator'])
     stored = np.load(batches_file)
-    real, fake, batch = ({k.split('/', 1)[1]: stored[k] for k in stored.files if k.startswith('%d/' % i)}
-                         for i in range(3))
+    batches = [{k.split('/', 1)[1]: stored[k] for k in stored.files if k.startswith('%d/' % i)} for i in range(6)]
     engine.compile(gan)
-    result = {'d_gradient/%03d' % i: g for i, g in enumerate(engine.discriminator_gradients(real, fake))}
-    result.update({'g_gradient/%03d' % i: g for i, g in enumerate(engine.generator_gradients(batch))})
-    values = dict(engine.discriminator_step(real, fake), **engine.generator_step(batch))
-    result.update({'loss/' + name: np.float64(value) for name, value in values.items()})
-    engine.sync_variables()
-    for group, variables in (('generator', gan.generator.variables), ('discriminator', gan.discriminator.variables),
-                             ('g_optimizer', gan.g_optimizer.variables), ('d_optimizer', gan.d_optimizer.variables)):
-        for i, variable in enumerate(variables):
-            result['%s/%03d' % (group, i)] = keras.ops.convert_to_numpy(variable)
-    np.savez(os.path.join(out, 'step.npz'), **result)
+    if restore:
+        checkpoints.restore_resume_state(variables_of(gan), restore)
+        engine.reload_variables()
+    else:
+        step(engine, gan, *batches[:3], os.path.join(out, 'step1.npz'), gradients=True)
+        checkpoints.save_resume_state(variables_of(gan), os.path.join(out, 'checkpoints'),
+                                      {'next_epoch': 0, 'next_step': 1}, {'run': {}})
+    step(engine, gan, *batches[3:], os.path.join(out, 'step2.npz'), gradients=False)
 
 
 if __name__ == '__main__':

@@ -1,14 +1,11 @@
 """tf.distribute: one step on two replicas (two logical CPUs) equals one step on one device with the
 same global batch. Logical devices must be set before TensorFlow makes any tensor, so the
 comparison runs in a fresh Python process."""
-import os
-import subprocess
 import sys
 import textwrap
 
-
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests import subprocesses
+from tests.subprocesses import ROOT
 
 TWO_REPLICAS = textwrap.dedent('''
     import sys
@@ -19,7 +16,7 @@ TWO_REPLICAS = textwrap.dedent('''
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
     import numpy as np
-    from gan import distribute
+    from gan.engines.tensorflow_engine import Engine
     from gan.trainer import Trainer
     from pose_training import make_gan
     from pose_dataset import PoseHMDataset
@@ -27,15 +24,16 @@ TWO_REPLICAS = textwrap.dedent('''
 
     def one_step(strategy, out):
         args = training_args({data!r}, out, '--warp_skip', 'mask', '--batch_size', '4')
-        gan = make_gan(args, strategy)
+        engine = Engine(strategy=strategy)
+        gan = make_gan(args, engine)
         for model in (gan.generator, gan.discriminator):   # a deterministic step: dropout off
             for layer in model.layers:
                 if isinstance(layer, keras.layers.Dropout):
                     layer.rate = 0.0
-        trainer = Trainer(gan, PoseHMDataset.from_args(args), args, strategy)
-        batches = iter(distribute.distribute(strategy, trainer.dataset.train_dataset(0, 3)))
-        d_values = trainer._d_step(next(batches), next(batches))
-        g_values = trainer._g_step(next(batches))
+        trainer = Trainer(gan, PoseHMDataset.from_args(args), args, engine)
+        batches = engine.training_batches(trainer.dataset, 0, 3)
+        d_values = engine.discriminator_step(next(batches), next(batches))
+        g_values = engine.generator_step(next(batches))
         weights = [np.array(v.value.read_value() if hasattr(v.value, 'read_value') else v)
                    for v in gan.generator.trainable_variables + gan.discriminator.trainable_variables]
         values = {{k: float(v) for k, v in dict(d_values, **g_values).items()}}
@@ -56,7 +54,7 @@ TWO_REPLICAS = textwrap.dedent('''
 def test_two_replicas_take_the_same_step_as_one_device(synthetic_root, tmp_path):
     script = tmp_path / 'two_replicas.py'
     script.write_text(TWO_REPLICAS.format(root=ROOT, data=synthetic_root, out=str(tmp_path)))
-    result = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    result = subprocesses.run([sys.executable, str(script)], 600)
     assert result.returncode == 0, result.stderr[-4000:]
     lines = dict(line.split(' ', 1) for line in result.stdout.splitlines() if ' ' in line)
     assert lines['replicas'] == '2 1'
