@@ -37,6 +37,7 @@ import re
 import signal
 import socket
 import sys
+import time
 
 import h5py
 import numpy as np
@@ -116,8 +117,8 @@ def _read_latest(checkpoints_dir):
     if latest is None:
         return None
     try:
-        return {'state': os.path.join(STATE_FOLDER, os.path.basename(str(latest['state']))),
-                'next_epoch': int(latest['next_epoch']), 'next_step': int(latest['next_step'])}
+        return dict(latest, state=os.path.join(STATE_FOLDER, os.path.basename(str(latest['state']))),
+                    next_epoch=int(latest['next_epoch']), next_step=int(latest['next_step']))
     except (KeyError, TypeError, ValueError) as error:
         raise RunError('%s is damaged (no valid %s): restore it, or start the run over with --overwrite'
                        % (path, error)) from error
@@ -229,7 +230,8 @@ def save_resume_state(variables, checkpoints_dir, position, info):
     resume_variables gives), and resume.json (``info``: {'run': flags, ...}) before the run's first
     state; returns the new pointer (read_pointer). The state is whole on the disk before the pointer
     names it, and the older state goes only after that."""
-    position = {'next_epoch': int(position['next_epoch']), 'next_step': int(position.get('next_step', 0))}
+    # Other keys of ``position`` (the trainer's running loss sums of the epoch) travel in the pointer.
+    position = dict(position, next_epoch=int(position['next_epoch']), next_step=int(position.get('next_step', 0)))
     pointer_path = os.path.join(checkpoints_dir, POINTER)
     declared = _read_json(pointer_path)
     if declared is None:
@@ -409,12 +411,39 @@ def check_resume(args, run_flag_names):
 
 # ---- one process per run folder --------------------------------------------------------------
 
-_claims = {}   # real path of a folder this process holds -> (lock file descriptor, lock path, folder made)
+_claims = {}   # real path of a folder this process holds -> (lock file descriptor, lock path, folder made, pid)
 
 
 def _holder(fd):
-    os.lseek(fd, 0, os.SEEK_SET)
-    return os.read(fd, 200).decode('utf-8', 'replace').strip() or 'unknown'
+    """Who holds the lock file ``fd``: its text, read again for a moment while the holder has locked
+    it but not yet written its process id."""
+    for _ in range(50):
+        os.lseek(fd, 0, os.SEEK_SET)
+        text = os.read(fd, 200).decode('utf-8', 'replace').strip()
+        if text:
+            return text
+        time.sleep(0.02)
+    return 'unknown'
+
+
+def _lock(path):
+    """An open descriptor of ``path`` under this process's exclusive flock, or None when another
+    process holds it."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None, fd
+        except BaseException:
+            os.close(fd)
+            raise
+        try:   # the run that held it may have deleted the file between this open and this lock
+            if os.path.samestat(os.fstat(fd), os.stat(path)):
+                return fd, None
+        except FileNotFoundError:
+            pass
+        os.close(fd)
 
 
 def claim_run_folder(checkpoints_dir):
@@ -430,37 +459,32 @@ def claim_run_folder(checkpoints_dir):
     made = not os.path.isdir(folder)
     with writing(path):
         os.makedirs(folder, exist_ok=True)
-        while True:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as error:
-                holder = _holder(fd)
-                os.close(fd)
-                if error.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                raise RunError('%s is in use by another run (process %s holds %s): wait for it to end, or choose '
-                               'another --checkpoints_dir' % (checkpoints_dir, holder, LOCK)) from None
-            try:   # the run that held it may have deleted the file between this open and this lock
-                if os.path.samestat(os.fstat(fd), os.stat(path)):
-                    break
-            except FileNotFoundError:
-                pass
+        fd, held = _lock(path)
+        if fd is None:
+            holder = _holder(held)
+            os.close(held)
+            raise RunError('%s is in use by another run (process %s holds %s): wait for it to end, or choose '
+                           'another --checkpoints_dir' % (checkpoints_dir, holder, LOCK))
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, ('%d on %s\n' % (os.getpid(), socket.gethostname())).encode())
+        except BaseException:
             os.close(fd)
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, ('%d on %s\n' % (os.getpid(), socket.gethostname())).encode())
-    _claims[folder] = (fd, path, made)
+            raise
+    _claims[folder] = (fd, path, made, os.getpid())
     return path
 
 
 def release_run_folder(checkpoints_dir):
     """Ends this process's claim on ``checkpoints_dir``: deletes run.lock (and the folder, when the
-    claim made it and nothing else is in it). At exit every claim is released."""
+    claim made it and nothing else is in it). At exit every claim is released. A forked child, which
+    shares its parent's claims, leaves them alone."""
     claim = _claims.pop(os.path.realpath(checkpoints_dir), None)
     if claim is None:
         return
-    fd, path, made = claim
+    fd, path, made, pid = claim
+    if pid != os.getpid():
+        return
     atomic.remove(path)      # while locked: a process waiting for it then sees that the file is gone
     os.close(fd)
     if made:

@@ -127,8 +127,9 @@ def test_a_position_within_an_epoch_is_kept_and_the_older_state_goes(tmp_path):
     variables = small_state()
     checkpoints.save_resume_state(variables, directory, position(1), INFO)
     fill(variables, 2.0)
-    pointer = checkpoints.save_resume_state(variables, directory, position(1, 3), INFO)
-    assert (pointer['next_epoch'], pointer['next_step']) == (1, 3)
+    sums = {'G_total': 1.5, 'D_total': 0.25}     # other keys of the position travel in the pointer
+    pointer = checkpoints.save_resume_state(variables, directory, dict(position(1, 3), sums=sums), INFO)
+    assert (pointer['next_epoch'], pointer['next_step'], pointer['sums']) == (1, 3, sums)
     assert state_folder(directory) == ['latest.json', 'state-epoch1-step3.h5']
     assert checkpoints.read_pointer(directory) == pointer
     fill(variables, 0.0)
