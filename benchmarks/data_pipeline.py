@@ -10,11 +10,17 @@ measured in the same run:
 
 and the project's part transforms and masks alone, called per pair and per batch.
 
+``--numpy``: the numpy pipeline alone (``PairDataset.train_batches``: pose_batches.py in worker
+processes), market size 128x64 ``mask``: pairs per CPU second of one core (the batch function in this
+process, one thread), the wall rate with one worker per usable core, the consumer's CPU time per pair (receiving
+the batches), and the cores a GPU consuming ``--gpu_rate`` pairs/s needs.
+
 Everything runs on ONE thread (numpy/BLAS and TensorFlow intra/inter-op pools and the tf.data pool
 set to 1), so the rates are per core. ``--step`` also compares the training step fed by the real
 pipeline with the step on batches already in memory (a separate process with the normal threads).
 
     python benchmarks/data_pipeline.py [--quick] [--step]
+    python benchmarks/data_pipeline.py --numpy [--gpu_rate 200]
 """
 import os
 import sys
@@ -114,7 +120,7 @@ def make_dataset(data_root, name, batch_size):
                          images_dirs=[prefix + '-dataset/train', prefix + '-dataset/test'],
                          annotations_files=[prefix + '-annotation-train.csv', prefix + '-annotation-test.csv'],
                          pairs_files={'train': prefix + '-pairs-train.csv', 'test': prefix + '-pairs-test.csv'},
-                         pose_rep_type='hm', warp_skip='mask', check_images=False, parallel_calls=1)
+                         pose_rep_type='hm', warp_skip='mask', check_images=False, parallel_calls=1, workers=0)
 
 
 def one_thread(data):
@@ -157,7 +163,8 @@ def measure(data_root, name, pairs, batch_size, repeats):
 
     # The project's whole tf.data pipeline on one thread.
     stream = np.arange(pairs) % dataset.number_of_pairs('train')
-    project = one_thread(dataset._pipeline(stream, 'train', batch_size, drop_remainder=True))
+    from gan import tf_data
+    project = one_thread(tf_data.pipeline(dataset, stream, 'train', batch_size, drop_remainder=True))
     measured = [rate_of_dataset(project, batch_size) for _ in range(repeats)]
     best = max(measured, key=lambda m: m[0])
     # Wall-clock rate with one thread per pool, and pairs per second of CPU time the process used
@@ -184,6 +191,48 @@ def measure(data_root, name, pairs, batch_size, repeats):
         rows.append({'size': '%dx%d' % size, 'implementation': 'transforms+masks only, ' + label,
                      'pairs_per_s_per_core': rate, 'pairs_per_cpu_s': rate, 'pairs_timed': len(first)})
     return rows
+
+
+def measure_numpy(data_root, name, pairs, batch_size, repeats, gpu_rate):
+    """The numpy pipeline: one core in this process, then one worker process per usable core."""
+    dataset = make_dataset(data_root, name, batch_size)
+    batches = pairs // batch_size
+    size = '%dx%d' % dataset.image_size
+    rows = []
+
+    wall, cpu = [], []
+    for _ in range(repeats):
+        started, cpu_started = time.perf_counter(), time.process_time()
+        for _ in dataset.train_batches(0, batches):   # workers=0: each batch made here, one thread
+            pass
+        wall.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - cpu_started)
+    # Pairs per CPU second: a core's rate even when other processes share the cores.
+    per_core = batches * batch_size / min(cpu)
+    rows.append({'size': size, 'pipeline': 'numpy, in this process (1 core)', 'processes': 1,
+                 'pairs_per_s': batches * batch_size / min(wall), 'pairs_per_cpu_s': per_core,
+                 'consumer_cpu_ms_per_pair': None})
+    workers = len(os.sched_getaffinity(0))
+    dataset.workers = workers
+    best = None
+    for _ in range(repeats):
+        with dataset.train_batches(0, batches + 2 * workers) as stream:
+            for _ in range(2 * workers):   # the workers started and busy
+                next(stream)
+            started, cpu = time.perf_counter(), time.process_time()
+            for _ in stream:
+                pass
+            wall, consumer = time.perf_counter() - started, time.process_time() - cpu
+        if best is None or wall < best[0]:
+            best = (wall, consumer)
+    rate = batches * batch_size / best[0]
+    rows.append({'size': size, 'pipeline': 'numpy, %d worker processes' % workers, 'processes': workers,
+                 'pairs_per_s': rate, 'pairs_per_cpu_s': None,
+                 'consumer_cpu_ms_per_pair': 1000 * best[1] / (batches * batch_size)})
+    consumer_share = gpu_rate * best[1] / (batches * batch_size)
+    needs = {'gpu_pairs_per_s': gpu_rate, 'worker_cores': gpu_rate / per_core,
+             'consumer_core_share': consumer_share, 'cores_in_all': gpu_rate / per_core + consumer_share}
+    return rows, needs
 
 
 def check_reference(data_root, name, pairs):
@@ -239,6 +288,9 @@ def main(argv=None):
     parser.add_argument('--batch_size', default=4, type=int, help='Batch size of the pipelines.')
     parser.add_argument('--sizes', default='synthetic,synthetic256', help='Datasets: synthetic (128x64), synthetic256.')
     parser.add_argument('--step', action='store_true', help='Also time the step with real loading vs in memory.')
+    parser.add_argument('--numpy', action='store_true', help='Only the numpy pipeline (train_batches), 128x64.')
+    parser.add_argument('--gpu_rate', default=200.0, type=float,
+                        help='--numpy: the pairs/s of the GPU to feed, for the cores it needs.')
     parser.add_argument('--step_only', action='store_true', help=argparse_hidden())
     parser.add_argument('--step_width', default=1.0, type=float, help='Network width of the --step comparison.')
     parser.add_argument('--steps', default=4, type=int, help='Steps of each kind in the --step comparison.')
@@ -248,6 +300,8 @@ def main(argv=None):
         ensure_synthetic_dataset(args.data_root, 'synthetic')
         common.write_json(args.out, step_with_loading(args.data_root, args.steps, args.step_width))
         return
+    if args.numpy:
+        return main_numpy(args)
     import tensorflow as tf
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -292,6 +346,28 @@ def main(argv=None):
               'step_min_s': s['in_memory']['min_s']}],
             ['data', 'step_median_s', 'step_min_s'],
             'Market mask step, batch 4, width %s: real loading vs data in memory' % s['width_factor'])
+    common.write_json(args.out, results)
+    return results
+
+
+def main_numpy(args):
+    from data.make_synthetic_dataset import ensure_synthetic_dataset
+    ensure_synthetic_dataset(args.data_root, 'synthetic')
+    pairs = args.pairs or (128 if args.quick else 512)
+    results = {'machine': common.machine(), 'load_before': common.load_average()}
+    results['rows'], results['needs'] = measure_numpy(args.data_root, 'synthetic', pairs, args.batch_size,
+                                                      2 if args.quick else 3, args.gpu_rate)
+    results['load_after'] = common.load_average()
+    print(common.machine_line(results['machine']))
+    print('load average before %s, after %s' % (results['load_before'], results['load_after']))
+    results['table'] = common.table(
+        results['rows'], ['size', 'pipeline', 'processes', 'pairs_per_s', 'pairs_per_cpu_s',
+                          'consumer_cpu_ms_per_pair'],
+        'numpy pipeline, market mask inputs (batch %d, %d pairs)' % (args.batch_size, pairs))
+    needs = results['needs']
+    results['needs_table'] = common.table(
+        [needs], ['gpu_pairs_per_s', 'worker_cores', 'consumer_core_share', 'cores_in_all'],
+        'Cores to feed a GPU at %g pairs/s' % needs['gpu_pairs_per_s'])
     common.write_json(args.out, results)
     return results
 
