@@ -8,8 +8,8 @@ rebuilt after a restart from the epoch number alone, which is what makes ``--res
 
 The same batches come either from tf.data (``train_dataset``, ``test_dataset``: TensorFlow backend only;
 the plumbing is in gan/tf_data.py, imported only when they are called) or from numpy code in worker
-processes (``train_batches``, ``numpy_test_batches``: every backend). This module imports neither
-tensorflow nor a Keras backend's tensors.
+processes (``train_batches``, ``numpy_test_batches``: every backend). This module does not import
+tensorflow.
 """
 import os
 

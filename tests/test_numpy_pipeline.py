@@ -79,6 +79,27 @@ def test_workers_stop_on_close_and_when_left_unfinished(synthetic_root, tmp_path
         assert process.wait(timeout=10) is not None
 
 
+PROBE = '''
+import sys
+import pose_batches
+
+
+def frameworks(maker):
+    """What a worker holds after making a batch with ``maker``."""
+    maker([0])
+    return sorted(name for name in ('keras', 'tensorflow', 'jax') if name in sys.modules)
+'''
+
+
+def test_a_worker_imports_no_framework(synthetic_root, tmp_path, monkeypatch):
+    (tmp_path / 'probe_module.py').write_text(PROBE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import probe_module
+    maker = _dataset(synthetic_root, tmp_path, '--warp_skip', 'mask').batch_maker('train')
+    with OrderedPrefetcher(probe_module.frameworks, [maker], 1) as results:
+        assert list(results) == [[]]
+
+
 def test_a_worker_error_names_the_file(copied_root, tmp_path):
     pairs = pose_utils.load_pairs(os.path.join(copied_root, 'synthetic-pairs-test.csv'))
     path = os.path.join(copied_root, 'synthetic-dataset', 'test', pairs[0][1])
