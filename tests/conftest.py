@@ -6,6 +6,9 @@ tests/fixtures_data.py, shared here so that each is built once per session).
 is the ``cmd`` that pytest's ``pdb`` imports (it re-exports the standard names, so pdb works). A
 plain ``pytest`` imports the standard ``cmd`` before this file runs; then the project's module is
 loaded by path here and replaces it in ``sys.modules`` (``pdb`` keeps its own reference).
+
+TEST_TIMEOUT_SCALE multiplies the time limit of every command the tests run in a process of its own
+(tests/subprocesses.py); a value that is not a positive number stops the run before any test.
 """
 import importlib.util
 import os
@@ -31,3 +34,13 @@ def load_project_cmd():
 load_project_cmd()
 
 from tests.fixtures_data import synthetic_root, vgg_weights_file  # noqa: E402,F401
+from tests.subprocesses import SCALE_VARIABLE, timeout_scale  # noqa: E402
+
+
+def pytest_configure(config):
+    timeout_scale()   # a bad TEST_TIMEOUT_SCALE: pytest.UsageError, one line
+
+
+def pytest_report_header(config):
+    if timeout_scale() != 1:
+        return 'subprocess time limits x %g (%s)' % (timeout_scale(), SCALE_VARIABLE)
