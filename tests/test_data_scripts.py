@@ -1,7 +1,6 @@
 """The data scripts end to end on tiny made-up datasets: their real command lines (subprocess),
 bad input, re-runs."""
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -11,8 +10,8 @@ import pytest
 import create_pairs_dataset
 import pose_utils
 from data import flip_train_data, resize_fasion, split_fasion_data
+from tests import subprocesses
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 POSE = np.array([[14, 32], [26, 32], [26, 22], [44, 19], [60, 18], [26, 42], [44, 45], [60, 46],
                  [64, 26], [90, 26], [116, 26], [64, 38], [90, 38], [116, 38], [12, 35], [12, 29],
                  [14, 38], [14, 26]])
@@ -21,8 +20,7 @@ NO_TORSO[8] = -1
 
 
 def run(script, *args):
-    return subprocess.run([sys.executable, script] + list(args), cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    return subprocesses.run([sys.executable, script] + list(args), 120)
 
 
 def leftovers(folder):

@@ -1,8 +1,6 @@
 """Keypoint estimation (docs/reference.md, "Keypoint estimation"): peak finding, limb scoring and people assembly on maps
 rendered from known skeletons, the OpenPose network and its weight files, and the script."""
-import os
 import struct
-import subprocess
 import sys
 
 import h5py
@@ -14,8 +12,8 @@ from scipy.ndimage import gaussian_filter
 import compute_cordinates as cc
 import pose_estimator as pe
 import pose_utils
+from tests import subprocesses
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # A standing person in a 128x64 image, (y, x) per keypoint index (OpenPose COCO order: index 2, 14,
 # 16 on one side, 5, 15, 17 on the other).
@@ -397,7 +395,7 @@ def test_script_appends_and_resumes(tmp_path, capsys):
     write_keras2_h5(weights, expected_conv_shapes(), True)
     command = [sys.executable, 'compute_cordinates.py', '--dataset', 'market', '--data_root', str(tmp_path),
                '--pose_estimator', weights, '--scale_search', '0.25']
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocesses.run(command, 300)
     assert result.returncode == 0, result.stderr
     train = pose_utils.load_annotations(train_csv)
     test = pose_utils.load_annotations(str(tmp_path / 'market-annotation-test.csv'))

@@ -2,7 +2,6 @@
 error paths, and the whole scoring path on a tiny Caffe SSD written by the test (prototxt and a
 hand-encoded caffemodel protobuf) that ends in a real DetectionOutput layer."""
 import os
-import subprocess
 import sys
 
 import cv2
@@ -13,8 +12,8 @@ from skimage.io import imsave
 import pose_utils
 from ssd_score.compute_ssd_score import (SSD_MEAN_BGR, SSDScorer, best_confidences, load_ssd, main,
                                          model_files, preprocess, read_images, triplets_of_pairs)
+from tests import subprocesses
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HAS_CAFFE_IMPORTER = hasattr(cv2.dnn, 'readNetFromCaffe')
 
 # Global mean of the input -> 1x1 convolutions -> 21 class scores and 4 box offsets for one prior.
@@ -166,10 +165,9 @@ def test_missing_model_files_say_where_to_get_them(tmp_path):
 
 def test_command_line_fails_clearly_without_the_model(tmp_path):
     write_triplets(tmp_path / 'images', [200])
-    result = subprocess.run([sys.executable, 'ssd_score/compute_ssd_score.py', '--input_dir',
-                             str(tmp_path / 'images'), '--model_dir', str(tmp_path / 'no-model'),
-                             '--image_size', '16,8', '--img_index', '2'],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocesses.run([sys.executable, 'ssd_score/compute_ssd_score.py', '--input_dir',
+                               str(tmp_path / 'images'), '--model_dir', str(tmp_path / 'no-model'),
+                               '--image_size', '16,8', '--img_index', '2'], 120)
     assert result.returncode != 0
     assert 'SSD model file(s) not found' in result.stderr and 'deploy.prototxt' in result.stderr
 

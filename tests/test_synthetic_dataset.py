@@ -2,7 +2,6 @@
 import filecmp
 import os
 import re
-import subprocess
 import sys
 
 import numpy as np
@@ -15,8 +14,8 @@ import pose_utils
 from data import make_synthetic_dataset as make
 from data import synthetic_figures as figures
 from data import synthetic_people as people
+from tests import subprocesses
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = dict(train_identities=4, test_identities=2, images_per_identity=3)
 NAME = re.compile(r'^(\d{4})_c[1-6]s[1-6]_\d{6}_01\.jpg$')
 ROW = re.compile(r'^(\S+\.jpg): (\[-?\d+(, -?\d+){17}\]): (\[-?\d+(, -?\d+){17}\])$')
@@ -230,14 +229,14 @@ def test_larger_dataset_size_renders():
 def test_command_line_end_to_end(tmp_path):
     command = [sys.executable, 'data/make_synthetic_dataset.py', '--data_root', str(tmp_path),
                '--train_identities', '3', '--test_identities', '2', '--images_per_identity', '3']
-    first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    first = subprocesses.run(command, 300)
     assert first.returncode == 0, first.stderr
     assert 'training pairs' in first.stdout
     assert make.is_complete(str(tmp_path), 'synthetic')
     assert len(os.listdir(tmp_path / 'synthetic-dataset' / 'test')) == 6
-    second = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    second = subprocesses.run(command, 300)
     assert second.returncode == 0 and 'already complete' in second.stdout
-    bad = subprocess.run(command + ['--dataset', 'market'], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    bad = subprocesses.run(command + ['--dataset', 'market'], 300)
     assert bad.returncode != 0 and 'market' in bad.stderr
 
 
