@@ -97,10 +97,17 @@ def gather_rows(images, rows):
 def compile_on_tensorflow(function):
     """``function`` compiled by XLA when Keras runs on TensorFlow. XLA fuses the gathers and their
     weighting into one pass over the C channels instead of several passes over the full
-    (B * parts, h, w, C) tensor (benchmarks/README.md). Other backends compile whole steps anyway."""
+    (B * parts, h, w, C) tensor (benchmarks/README.md). Other backends compile whole steps anyway.
+
+    On TensorFlow this also turns off Grappler's constant folding for every ``tf.function`` of the
+    process: it reassociates the sampling coordinates' arithmetic with constants (the pixel grids, the
+    transforms divided by a level's scale), which moves nearest samples lying at a half pixel to the
+    next pixel, so that a compiled generator would differ by whole feature values from the eager one,
+    from JAX's program and from the projective-transform kernel (docs/reference.md, "The warp")."""
     if keras.backend.backend() != 'tensorflow':
         return function
     import tensorflow as tf
+    tf.config.optimizer.set_experimental_options({'constant_folding': False})
     return tf.function(function, jit_compile=True)
 
 

@@ -9,9 +9,12 @@ are written) and ``reload_variables`` reads them back (after a restore).
 Several devices (--distribute auto with several, or mirrored): ``keras.distribution.DataParallel``
 over ``jax.devices()`` (every process's devices in a ``jax.distributed`` run) replicates the variables
 and splits every global batch along its first axis; XLA inserts the gradient all-reduce. The losses
-are means over the global batch, so the step is that of one device on the whole batch.
+are means over the global batch, so the step is that of one device on the whole batch. Over several
+machines every process runs the same command with JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and
+JAX_PROCESS_ID set (``connect_processes``); process 0 writes the files.
 """
 import contextlib
+import os
 
 import jax
 import keras
@@ -24,8 +27,21 @@ from gan.engines.common import adam, check_batch
 GROUPS = ('generator', 'generator_other', 'discriminator', 'discriminator_other', 'g_optimizer', 'd_optimizer')
 
 
+# Set on every process of a run over several machines (README, "Several machines"): jax.distributed
+# then connects the processes before any device is used.
+COORDINATOR = 'JAX_COORDINATOR_ADDRESS'
+
+
+def connect_processes():
+    """jax.distributed.initialize() once, when the environment names a coordinator; jax reads it,
+    JAX_NUM_PROCESSES and JAX_PROCESS_ID itself."""
+    if os.environ.get(COORDINATOR) and not jax.distributed.is_initialized():
+        jax.distributed.initialize()
+
+
 def is_chief():
     """Process 0 of a jax.distributed run (the only process otherwise) writes the run's files."""
+    connect_processes()
     return jax.process_index() == 0
 
 
@@ -38,6 +54,7 @@ class Engine:
     name = 'jax'
 
     def __init__(self, distribute_kind='auto', batch_size=None):
+        connect_processes()
         self.devices = jax.devices()
         several = distribute_kind in ('mirrored', 'multiworker') or (
             distribute_kind == 'auto' and len(self.devices) > 1)
@@ -143,11 +160,22 @@ class Engine:
 
     # ---- data --------------------------------------------------------------------------------
     def place(self, batch):
-        """A dict batch of numpy arrays on the devices: split along the batch axis over several."""
+        """A dict batch of numpy arrays on the devices: split along the batch axis over several. Every
+        process of a several-machine run reads the same global batch and hands its own rows to its
+        devices (process i: rows i * B / P .. (i + 1) * B / P - 1)."""
         if self.distribution is None:
             return batch
-        return {name: keras.distribution.distribute_tensor(value, self.distribution.get_data_layout(value.shape))
-                for name, value in batch.items()}
+        processes, index = jax.process_count(), jax.process_index()
+        placed = {}
+        for name, value in batch.items():
+            sharding = self.distribution.get_data_layout(value.shape).backend_layout
+            if processes == 1:
+                placed[name] = jax.device_put(value, sharding)
+            else:
+                rows = len(value) // processes
+                placed[name] = jax.make_array_from_process_local_data(
+                    sharding, value[index * rows:(index + 1) * rows], value.shape)
+        return placed
 
     def training_batches(self, dataset, first_batch, number_of_batches):
         """The global batches of the stream from the numpy pipeline (background workers)."""

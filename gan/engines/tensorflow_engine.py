@@ -19,18 +19,6 @@ from gan.fused_adam import FusedAdam
 is_chief = distribute.is_chief
 
 
-def keep_eager_arithmetic():
-    """Turns off Grappler's constant folding for every tf.function of the process. It reassociates
-    arithmetic with constants (the warp's sampling coordinates: pixel grids times the transforms
-    divided by the level's scale), which moves nearest-neighbour samples that fall at a half pixel to
-    the next pixel: a compiled generator then differs from the eager one, from the JAX program and from
-    the projective-transform kernel (docs/reference.md, "The warp") by whole feature values."""
-    tf.config.optimizer.set_experimental_options({'constant_folding': False})
-
-
-keep_eager_arithmetic()
-
-
 def make_optimizer(mixed_precision):
     return adam(mixed_precision, FusedAdam)
 

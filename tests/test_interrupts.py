@@ -1,0 +1,106 @@
+"""Ctrl-C (SIGINT) and SIGTERM: a real train.py stopped by the signal at a random step finishes that
+step, writes the resume state there, says where it stopped in one line and exits 130 / 143; --resume
+from that state ends with the uninterrupted run's weights and Adam states, bit for bit. Also
+--save_every_steps."""
+import json
+import os
+import random
+import re
+import signal
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+from tests import subprocesses
+
+ROOT = subprocesses.ROOT
+STEPS = 8
+
+
+def command(root, out, *extra):
+    return [sys.executable, 'train.py', '--dataset', 'synthetic', '--data_root', root, '--width_factor', '0.0625',
+            '--batch_size', '2', '--batches_per_epoch', str(STEPS), '--number_of_epochs', '2', '--warp_skip', 'mask',
+            '--use_validation', '0', '--output_dir', str(out), '--checkpoints_dir', str(out),
+            '--log_dir', str(out / 'logs')] + list(extra)
+
+
+def arrays(folder):
+    """Every array of the final weights and of the final resume state."""
+    found = {}
+    latest = json.loads((folder / 'resume' / 'latest.json').read_text())
+    for name in ('epoch_002_generator.weights.h5', 'epoch_002_discriminator.weights.h5', 'resume/' + latest['state']):
+        with h5py.File(folder / name, 'r') as f:
+            f.visititems(lambda key, item: found.__setitem__(name + '/' + key, item[()])
+                         if isinstance(item, h5py.Dataset) else None)
+    return found
+
+
+def assert_same_run(expected_folder, got_folder):
+    expected, got = arrays(expected_folder), arrays(got_folder)
+    assert sorted(expected) == sorted(got)
+    for key in expected:
+        assert np.array_equal(expected[key], got[key]), key
+
+
+@pytest.fixture(scope='module')
+def uninterrupted(synthetic_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp('whole')
+    result = subprocesses.run(command(synthetic_root, out), 600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+def steps_done(text):
+    """(epoch, steps done) of the last progress update tqdm printed, or None."""
+    found = re.findall(r'epoch (\d+):\s+\d+%\|[^|]*\|\s*(\d+)/' + str(STEPS), text)
+    return tuple(map(int, found[-1])) if found else None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('signal_number', [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_after_the_step_and_resume_ends_as_the_uninterrupted_run(
+        synthetic_root, tmp_path, uninterrupted, signal_number):
+    stop_at = (random.randrange(2), random.randrange(1, STEPS - 1))   # (epoch, steps done) seen, then the signal
+    out = tmp_path / 'stopped'
+    with subprocesses.Processes(str(tmp_path)) as processes:
+        process = processes.start('train', command(synthetic_root, out), 600)
+        processes.wait_until(lambda: (steps_done(processes.output(process)) or (-1, -1)) >= stop_at, 600,
+                             'epoch %d, step %d' % stop_at, process)
+        os.killpg(process.pid, signal_number)
+        status = processes.wait(process)
+        output = processes.output(process)
+    assert status == 128 + signal_number, output[-3000:]
+    stopped = [line for line in output.splitlines() if line.startswith('train.py: stopped by')]
+    assert len(stopped) == 1, output[-3000:]
+    assert 'Traceback' not in output
+    epoch, step = map(int, re.search(r'at epoch (\d+), step (\d+)', stopped[0]).groups())
+    assert (epoch, step) >= stop_at
+    latest = json.loads((out / 'resume' / 'latest.json').read_text())
+    assert (latest['next_epoch'], latest['next_step']) == (epoch, step)
+    resumed = subprocesses.run(command(synthetic_root, out, '--resume'), 600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert_same_run(uninterrupted, out)
+    # the epoch's mean losses count the steps before the stop too
+    rows = {row.split(',')[0]: row for row in (out / 'logs' / 'training_log.csv').read_text().splitlines()[1:]}
+    expected = {row.split(',')[0]: row for row in
+                (uninterrupted / 'logs' / 'training_log.csv').read_text().splitlines()[1:]}
+    header = (out / 'logs' / 'training_log.csv').read_text().splitlines()[0].split(',')
+    for epoch_name, row in rows.items():
+        got, want = dict(zip(header, row.split(','))), dict(zip(header, expected[epoch_name].split(',')))
+        assert {k: v for k, v in got.items() if k != 'seconds'} == {k: v for k, v in want.items() if k != 'seconds'}
+
+
+@pytest.mark.slow
+def test_save_every_steps_writes_the_state_inside_an_epoch(synthetic_root, tmp_path, uninterrupted):
+    out = tmp_path / 'every'
+    # killed (SIGKILL) once the state after step 3 of epoch 1 is whole, before the pointer names it
+    killed = subprocesses.run(command(synthetic_root, out, '--save_every_steps', '3'), 600,
+                              env=dict(os.environ, GAN_CHECKPOINT_KILL_BEFORE_POINTER='1:6'))
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    latest = json.loads((out / 'resume' / 'latest.json').read_text())
+    assert (latest['next_epoch'], latest['next_step']) == (1, 3)
+    resumed = subprocesses.run(command(synthetic_root, out, '--resume', '--save_every_steps', '3'), 600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert_same_run(uninterrupted, out)
