@@ -210,12 +210,16 @@ def train_parser(description='Deformable GAN: training and testing (train.py, te
     add('--save_every_steps', default=0, type=_non_negative_int,
         help='Also write the resume state every this many training steps inside an epoch (for machines '
              'that stop without a signal); 0: only at the end of each epoch.')
-    add('--data_workers', default=cpu_count(), type=_non_negative_int,
+    add('--data_workers', default=min(4, cpu_count()), type=_non_negative_int,
         help='Background processes that prepare the batches of the numpy input pipeline (the backends '
-             'other than TensorFlow); 0: prepared in the main process. Default: the CPUs of this process.')
+             'other than TensorFlow); 0: prepared in the main process. One keeps a GPU at 200 128x64 '
+             'pairs/s fed (benchmarks/README.md). Default: 4, or the CPUs of this process if fewer.')
     add('--log_dir', default='output/logs', help='CSV, TensorBoard and loss-curve logs.')
     add('--distribute', default='auto', choices=['auto', 'none', 'mirrored', 'multiworker'],
-        help='auto: MultiWorkerMirrored when TF_CONFIG is set, Mirrored on several GPUs, else one device.')
+        help='auto: several devices when there are several (TensorFlow: MultiWorkerMirrored when TF_CONFIG '
+             'is set, else Mirrored; JAX: keras.distribution.DataParallel over every device), else one '
+             'device. none: one device. mirrored: every device of this machine. multiworker: TensorFlow\'s '
+             'workers of TF_CONFIG.')
     add('--vgg_weights', default=None,
         help='VGG19 ImageNet weights file for --content_loss_layer (default: Keras\' cache).')
     add('--inception_weights', default=None,

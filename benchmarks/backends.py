@@ -1,0 +1,117 @@
+"""The training step on each Keras backend, side by side on this machine: the market-size (128x64)
+step of the paper (one D update on two batches, then one G update), each backend in a process of its
+own (KERAS_BACKEND is read once), on random batches of the networks' input shapes held in memory.
+
+    python benchmarks/backends.py                           # tensorflow and jax, --warp_skip mask, batch 4
+    python benchmarks/backends.py --width_factor 0.25 --steps 5 --backends tensorflow,jax
+
+Prints the machine line, then per backend: the first step (compilation included), the median step
+after it and pairs per second.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import cmd  # noqa: E402  (first: see cmd.py)
+
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+
+from benchmarks import common  # noqa: E402
+
+RESULT = 'backends result: '
+
+
+def random_batch(gan, batch_size, rng):
+    """A batch of every network input and the target image, of the right shapes and ranges."""
+    import numpy as np
+    shapes = {}
+    for model in (gan.generator, gan.discriminator):
+        for name, tensor in model.input.items():
+            shapes[name] = tuple(tensor.shape[1:])
+    shapes['target_image'] = shapes['source_image']
+    batch = {}
+    for name, shape in shapes.items():
+        if name == 'transforms':   # near the identity, as fitted part transforms are
+            value = np.tile(np.array([1, 0, 0, 0, 1, 0, 0, 0], 'float32'), shape[:-1] + (1,))
+            value = value + rng.normal(0, 0.05, shape)
+        elif name == 'masks':
+            value = rng.random(shape) < 0.3
+        elif name.endswith('keypoints'):
+            value = rng.integers(0, 64, shape)
+        else:
+            value = rng.uniform(-1, 1, shape)
+        batch[name] = np.broadcast_to(value, (batch_size,) + shape).astype('float32').copy()
+    return batch
+
+
+def child(flags, steps):
+    """One backend: the step timed in this process; prints the result as one JSON line."""
+    import keras
+    import numpy as np
+
+    from gan import engines
+    from pose_training import make_gan
+    args = cmd.add_dataset_paths(cmd.train_parser().parse_args(flags))
+    engine = engines.make_engine(args.distribute, args.batch_size)
+    gan = make_gan(args, engine)
+    engine.compile(gan)
+    rng = np.random.default_rng(0)
+    batches = [random_batch(gan, args.batch_size, rng) for _ in range(3)]
+
+    def step():
+        engine.discriminator_step(batches[0], batches[1])
+        engine.generator_step(batches[2])
+
+    started = time.perf_counter()
+    step()
+    first = time.perf_counter() - started
+    times = common.time_calls(step, steps, warmup=1)
+    median = common.summary(times)['median_s']
+    print(RESULT + json.dumps({'backend': keras.backend.backend(), 'first_step_s': first, 'step_s': median,
+                               'pairs_per_s': args.batch_size / median, 'times_s': times}), flush=True)
+
+
+def main():
+    parser = common.parser('backends', __doc__.split('\n\n')[0])
+    parser.add_argument('--backends', default='tensorflow,jax')
+    parser.add_argument('--warp_skip', default='mask')
+    parser.add_argument('--batch_size', default=4, type=int)
+    parser.add_argument('--width_factor', default=1.0, type=cmd.finite_float)
+    parser.add_argument('--steps', default=5, type=int, help='Timed steps after the first two.')
+    parser.add_argument('--child', action='store_true', help=argparse_suppress())
+    args = parser.parse_args()
+    flags = ['--dataset', 'market', '--warp_skip', args.warp_skip, '--batch_size', str(args.batch_size),
+             '--width_factor', str(args.width_factor)]
+    if args.child:
+        return child(flags, args.steps)
+    description = common.machine()
+    print(common.machine_line(description), flush=True)
+    rows = []
+    for backend in args.backends.split(','):
+        command = [sys.executable, os.path.abspath(__file__), '--child', '--warp_skip', args.warp_skip,
+                   '--batch_size', str(args.batch_size), '--width_factor', str(args.width_factor),
+                   '--steps', str(args.steps)]
+        env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL='3')
+        result = subprocess.run(command, capture_output=True, text=True, env=env)
+        lines = [line for line in result.stdout.splitlines() if line.startswith(RESULT)]
+        if result.returncode or not lines:
+            print('%s failed:\n%s' % (backend, result.stderr[-3000:]))
+            continue
+        rows.append(json.loads(lines[-1][len(RESULT):]))
+    description['load_average_after'] = common.load_average()
+    common.table(rows, ['backend', 'first_step_s', 'step_s', 'pairs_per_s'],
+                 'market %s step, batch %d, width %g (%s)' % (args.warp_skip, args.batch_size, args.width_factor,
+                                                               common.machine_line(description)))
+    common.write_json(args.out, {'machine': description, 'flags': vars(args), 'rows': rows})
+
+
+def argparse_suppress():
+    import argparse
+    return argparse.SUPPRESS
+
+
+if __name__ == '__main__':
+    main()
