@@ -24,7 +24,7 @@ fi
 "$PY" - <<'PYEOF' || exit 1
 import importlib
 missing = []
-for name in ('keras', 'jax', 'numpy', 'h5py', 'scipy', 'skimage', 'PIL', 'tqdm'):
+for name in ('keras', 'jax', 'numpy', 'h5py', 'scipy', 'skimage', 'PIL', 'tqdm', 'matplotlib'):
     try:
         importlib.import_module(name)
     except ImportError as error:

@@ -7,9 +7,9 @@
 #     bash benchmarks/gpu_wheels.sh 3.11       # another Python version
 #
 # keras at the version installed here (the same Keras on both machines), its pure-Python
-# dependencies and optree (compiled: a cp312 wheel). numpy, h5py and ml-dtypes are compiled too and
-# come with JAX's own installation (jax needs numpy and ml-dtypes); h5py, scipy, scikit-image, Pillow
-# and tqdm (the project's data code) are expected there as well: gpu_run.sh checks them all.
+# dependencies and optree (compiled: a cp312 wheel). numpy and ml-dtypes come with JAX (it needs
+# them); h5py, scipy, scikit-image, Pillow, tqdm and matplotlib (the project's data code and run log)
+# are expected on the GPU machine too: gpu_run.sh checks them all before it starts.
 set -euo pipefail
 cd "$(dirname "$0")"
 PY_VERSION=${1:-3.12}
