@@ -45,7 +45,7 @@ def make_gan(args, engine=None, pose_heatmaps=None):
     distributed step). Seeds weights and dropout from --seed; loads --generator_checkpoint /
     --discriminator_checkpoint when given."""
     engine = engine or engines.make_engine(args.distribute, args.batch_size)
-    keras.utils.set_random_seed(args.seed)
+    engines.set_random_seed(args.seed)
     with engine.scope():
         generator, discriminator = make_networks(args)
         if args.generator_checkpoint:

@@ -42,6 +42,23 @@ def make_engine(distribute='auto', batch_size=None):
     return engine_module().Engine(distribute, batch_size)
 
 
+def set_random_seed(seed):
+    """``keras.utils.set_random_seed`` (Python's, numpy's and Keras' seeds; the backend's own), without
+    importing TensorFlow on another backend: Keras seeds TensorFlow whenever it is installed, through
+    its lazy ``tensorflow`` module, which it is told here is absent."""
+    if backend() == 'tensorflow':
+        keras.utils.set_random_seed(seed)
+        return
+    from keras.src.utils import module_utils
+    lazy_tensorflow = module_utils.tensorflow
+    known = lazy_tensorflow._available
+    lazy_tensorflow._available = lazy_tensorflow.module is not None
+    try:
+        keras.utils.set_random_seed(seed)
+    finally:
+        lazy_tensorflow._available = known
+
+
 def make_optimizer(mixed_precision):
     """Adam with the paper's settings for this backend (loss-scaled under mixed precision)."""
     return engine_module().make_optimizer(mixed_precision)
