@@ -37,8 +37,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import cmd  # noqa: E402  (first, see cmd.py)
 
-os.environ.setdefault('KERAS_BACKEND', 'jax')
-
 import argparse  # noqa: E402
 import csv  # noqa: E402
 import json  # noqa: E402
@@ -450,6 +448,7 @@ def parse(argv=None):
 
 
 if __name__ == '__main__':
+    os.environ.setdefault('KERAS_BACKEND', 'jax')   # before keras is first imported
     arguments = parse()
     if arguments.probe:
         probe(arguments)
