@@ -97,10 +97,13 @@ def use_stock_layers():
     project's: Keras has none."""
     import keras
     import conv_layers
-    from gan import trainer
     conv_layers.Conv2DTranspose = keras.layers.Conv2DTranspose
     conv_layers.Cropping2D = keras.layers.Cropping2D
-    trainer.FusedAdam = keras.optimizers.Adam
+    try:
+        from gan.engines import tensorflow_engine as optimiser_home
+    except ImportError:   # revisions where the trainer made the optimisers
+        from gan import trainer as optimiser_home
+    optimiser_home.FusedAdam = keras.optimizers.Adam
 
 
 def make_step(args):
@@ -112,14 +115,25 @@ def make_step(args):
     except ImportError:   # revisions where the pose wiring lived in gan/trainer.py
         from gan.trainer import make_gan
     gan = make_gan(args)
-    d_step = tf.function(gan.discriminator_train_step)
-    g_step = tf.function(gan.generator_train_step)
+    d_step, g_step = update_steps(gan)
 
     def step(real, fake, batch):
         values = d_step(real, fake)
         values.update(g_step(batch))
         return {name: float(value) for name, value in values.items()}
     return gan, step
+
+
+def update_steps(gan):
+    """tf.functions of one D update (real, fake) and one G update (batch) of ``gan``, as the TensorFlow
+    engine compiles them."""
+    import tensorflow as tf
+    try:
+        from gan.engines.tensorflow_engine import discriminator_update, generator_update
+    except ImportError:   # revisions whose GAN held its own update steps
+        return tf.function(gan.discriminator_train_step), tf.function(gan.generator_train_step)
+    return (tf.function(lambda real, fake: discriminator_update(gan, real, fake)),
+            tf.function(lambda batch: generator_update(gan, batch)))
 
 
 def measure_step(warp_skip, steps, warmup, batch_size=4, width_factor=1.0, dataset='market',

@@ -147,7 +147,7 @@ def profile_ops(gan, batches, steps):
     import glob
     import tensorflow as tf
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
-    d_step, g_step = tf.function(gan.discriminator_train_step), tf.function(gan.generator_train_step)
+    d_step, g_step = step_probe.update_steps(gan)
 
     def step():
         values = dict(d_step(batches[0], batches[1]), **g_step(batches[2]))

@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from gan.fused_adam import FusedAdam
-from gan.trainer import ADAM, make_optimizer
+from gan.engines import ADAM, make_optimizer
 
 SHAPES = [(3, 3, 4, 8), (8,), (1,)]
 
