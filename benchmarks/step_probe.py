@@ -107,9 +107,8 @@ def use_stock_layers():
 
 
 def make_step(args):
-    """(gan, step) where step(real, fake, batch) runs one D update and one G update as gan/trainer.py
-    does (tf.function of each, losses read back as floats) and so waits for them."""
-    import tensorflow as tf
+    """(gan, step) where step(real, fake, batch) runs one D update and one G update as the TensorFlow
+    engine does (tf.function of each, losses read back as floats) and so waits for them."""
     try:
         from pose_training import make_gan
     except ImportError:   # revisions where the pose wiring lived in gan/trainer.py
