@@ -1,5 +1,6 @@
 """Multi-worker training with real workers: two (three) train.py processes on this machine, each with
-its own TF_CONFIG naming localhost ports and one CPU thread, as in README, "Several machines".
+its own TF_CONFIG naming loopback ports (127.0.0.1) and one CPU thread, as in README, "Several
+machines".
 
 - the weights after N steps equal those of one process training with the same global batch;
 - only the chief writes: the other worker is given its own --output_dir / --log_dir, which must stay
@@ -8,31 +9,32 @@ its own TF_CONFIG naming localhost ports and one CPU thread, as in README, "Seve
 - a worker killed mid-run stops the other one within a bounded time with a clear message, the last
   checkpoint stays loadable, and a restart with --resume continues.
 
-Every process is started in its own process group, has a deadline, and is killed at the end whatever
-happens. The weight comparisons turn dropout off (``NO_DROPOUT``), as tests/test_distribute.py does:
+Every process runs in a process group of its own with a time limit (tests/subprocesses.py, scaled by
+TEST_TIMEOUT_SCALE) and is killed at the end whatever happens. The two- and three-worker runs are
+compared with one single-process run (a global batch of 6, two epochs), made once. The weight comparisons turn dropout off (``NO_DROPOUT``), as tests/test_distribute.py does:
 every replica draws its dropout masks from the same seed, so with dropout on the masks of a half batch
 differ from those of the same rows in one process.
 """
 import csv
 import json
 import os
-import signal
 import socket
-import subprocess
 import sys
 import time
 
 import h5py
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from gan import checkpoints
+from tests.subprocesses import ROOT, Processes
 
-
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEADLINE = 150          # seconds any one process may live
+# Seconds (before TEST_TIMEOUT_SCALE) one train.py process may take: each takes 15-100 s here (2-core AMD
+# EPYC), depending on how many others run beside it.
+LIMIT = 600
+# Seconds the chief may take to stop once its worker is killed (about 10 s here: the heartbeat).
+STOP_LIMIT = 100
+BATCH = '6'             # the global batch: 3 rows per worker of two, 2 per worker of three
 # train.py with dropout off, so that a multi-worker step is the one-process step to float32 rounding.
 NO_DROPOUT = ('import sys, keras; keras.layers.Dropout.call = lambda self, inputs, training=False: inputs; '
               'sys.argv[0] = "train.py"; import train; sys.exit(train.main())')
@@ -49,72 +51,28 @@ def free_ports(count):
 
 
 def tf_configs(count):
-    """The TF_CONFIG of each of ``count`` workers on localhost (worker 0 is the chief)."""
-    cluster = {'worker': ['localhost:%d' % port for port in free_ports(count)]}
+    """The TF_CONFIG of each of ``count`` workers on the loopback address (worker 0 is the chief)."""
+    cluster = {'worker': ['127.0.0.1:%d' % port for port in free_ports(count)]}
     return [json.dumps({'cluster': cluster, 'task': {'type': 'worker', 'index': i}}) for i in range(count)]
 
 
 def flags(data, out, *extra, checkpoints=None):
     return ['--dataset', 'synthetic', '--data_root', data, '--width_factor', '0.0625', '--warp_skip', 'mask',
-            '--batch_size', '4', '--batches_per_epoch', '2', '--number_of_epochs', '1', '--checkpoint_ratio', '1',
+            '--batch_size', BATCH, '--batches_per_epoch', '2', '--number_of_epochs', '1', '--checkpoint_ratio', '1',
             '--output_dir', os.path.join(out, 'samples'), '--log_dir', os.path.join(out, 'logs'),
             '--checkpoints_dir', checkpoints or os.path.join(out, 'checkpoints'),
             '--tmp_dir', os.path.join(out, 'tmp')] + list(extra)
 
 
-class Processes:
-    """train.py processes, each in its own process group, all killed on leaving the ``with``."""
-
-    def __init__(self, log_dir):
-        self.log_dir = log_dir
-        self.running = []
-
-    def start(self, name, argv, tf_config=None, no_dropout=False):
-        env = dict(os.environ, TF_NUM_INTRAOP_THREADS='1', TF_NUM_INTEROP_THREADS='1', OMP_NUM_THREADS='1',
-                   TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=ROOT)
-        env.pop('TF_CONFIG', None)
-        if tf_config:
-            env['TF_CONFIG'] = tf_config
-        command = [sys.executable] + (['-c', NO_DROPOUT] if no_dropout else ['train.py']) + argv
-        log = open(os.path.join(self.log_dir, name + '.log'), 'w')
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-        process.name, process.log, process.started = name, log, time.time()
-        self.running.append(process)
-        return process
-
-    def output(self, process):
-        process.log.flush()
-        with open(process.log.name) as f:
-            return f.read()
-
-    def wait(self, process, timeout=None):
-        """The exit status, or the test fails (and every process is killed) after the deadline."""
-        left = DEADLINE - (time.time() - process.started)
-        try:
-            return process.wait(min(left, timeout) if timeout else left)
-        except subprocess.TimeoutExpired:
-            pytest.fail('%s did not finish in time:\n%s' % (process.name, self.output(process)[-3000:]))
-
-    def finish(self, *processes):
-        for process in processes:
-            assert self.wait(process) == 0, '%s failed:\n%s' % (process.name, self.output(process)[-3000:])
-            assert 'preempted' not in self.output(process), self.output(process)[-3000:]
-
-    def kill(self, process):
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        for process in self.running:
-            self.kill(process)
-            process.log.close()
+def start(processes, name, argv, tf_config=None, no_dropout=False):
+    """train.py (``no_dropout``: with dropout off) with one CPU thread and ``tf_config``, as ``name``."""
+    env = dict(os.environ, TF_NUM_INTRAOP_THREADS='1', TF_NUM_INTEROP_THREADS='1', OMP_NUM_THREADS='1',
+               TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=ROOT)
+    env.pop('TF_CONFIG', None)
+    if tf_config:
+        env['TF_CONFIG'] = tf_config
+    command = [sys.executable] + (['-c', NO_DROPOUT] if no_dropout else ['train.py']) + argv
+    return processes.start(name, command, LIMIT, env=env)
 
 
 def start_workers(processes, data, out, count, *extra, tag='w', no_dropout=True):
@@ -122,9 +80,9 @@ def start_workers(processes, data, out, count, *extra, tag='w', no_dropout=True)
     log folders (which must stay absent) and the shared checkpoint folder."""
     configs = tf_configs(count)
     checkpoints = os.path.join(out, 'checkpoints')
-    return [processes.start('%s%d' % (tag, i), flags(data, out if i == 0 else os.path.join(out, 'worker%d' % i),
-                                                     *extra, checkpoints=checkpoints),
-                            tf_config=configs[i], no_dropout=no_dropout)
+    return [start(processes, '%s%d' % (tag, i), flags(data, out if i == 0 else os.path.join(out, 'worker%d' % i),
+                                                      *extra, checkpoints=checkpoints),
+                  tf_config=configs[i], no_dropout=no_dropout)
             for i in range(count)]
 
 
@@ -135,18 +93,17 @@ def weights(path):
     return arrays
 
 
+def resume_state(checkpoints_dir):
+    """The resume state file that --resume in ``checkpoints_dir`` would continue from."""
+    return os.path.join(checkpoints_dir, checkpoints.read_pointer(checkpoints_dir)['state'])
+
+
 def differences(a, b):
-    """|a - b| of every array of two weight files (or resume-state folders), which must hold the same
-    arrays, as one flat float64 vector."""
-    if os.path.isdir(a):
-        a, b = [tf.train.load_checkpoint(tf.train.latest_checkpoint(x)) for x in (a, b)]
-        names = sorted(name for name in a.get_variable_to_shape_map() if 'save_counter' not in name and not name.startswith('_'))
-        assert names == sorted(n for n in b.get_variable_to_shape_map() if 'save_counter' not in n and not n.startswith('_'))
-        pairs = [(a.get_tensor(name), b.get_tensor(name)) for name in names]
-    else:
-        wa, wb = weights(a), weights(b)
-        assert sorted(wa) == sorted(wb)
-        pairs = [(wa[name], wb[name]) for name in wa]
+    """|a - b| of every array of two HDF5 files (weight files or resume states), which must hold the
+    same arrays, as one flat float64 vector."""
+    wa, wb = weights(a), weights(b)
+    assert wa and sorted(wa) == sorted(wb)
+    pairs = [(wa[name], wb[name]) for name in wa]
     return np.concatenate([np.abs(np.asarray(x, np.float64) - np.asarray(y, np.float64)).ravel() for x, y in pairs])
 
 
@@ -188,37 +145,54 @@ def check_same_as_one_process(out, single, epochs, workers):
         assert not os.path.exists(os.path.join(out, 'worker%d' % i)), files(os.path.join(out, 'worker%d' % i))
 
 
+@pytest.fixture(scope='module')
+def one_process(synthetic_root, tmp_path_factory):
+    """One process training two epochs with dropout off, started beside the first test that asks for
+    it: the run that the two- and three-worker runs must equal. Calling it waits for it to finish and
+    gives its folder."""
+    folder = tmp_path_factory.mktemp('one-process')
+    out = str(folder / 'one')
+    with Processes(str(folder)) as processes:
+        process = start(processes, 'one', flags(synthetic_root, out, '--number_of_epochs', '2'), no_dropout=True)
+
+        def finished():
+            processes.finish(process)
+            return out
+        yield finished
+
+
 @pytest.mark.slow
-def test_two_workers_train_as_one_process_and_resume_exactly(synthetic_root, tmp_path):
-    one, whole, resumed = (str(tmp_path / name) for name in ('one', 'two', 'resumed'))
+def test_two_workers_train_as_one_process_and_resume_exactly(synthetic_root, one_process, tmp_path):
+    whole, resumed = str(tmp_path / 'two'), str(tmp_path / 'resumed')
     with Processes(str(tmp_path)) as processes:
-        # At once: one process and two workers train two epochs; two more workers train one epoch...
-        started = [processes.start('one', flags(synthetic_root, one, '--number_of_epochs', '2'), no_dropout=True)]
-        started += start_workers(processes, synthetic_root, whole, 2, '--number_of_epochs', '2')
+        # At once: one process (one_process) and two workers train two epochs; two more workers train one
+        # epoch...
+        started = start_workers(processes, synthetic_root, whole, 2, '--number_of_epochs', '2')
         processes.finish(*start_workers(processes, synthetic_root, resumed, 2, tag='first'))
         assert checkpoints.read_pointer(os.path.join(resumed, 'checkpoints'))['next_epoch'] == 1
         # ... then resume for the second.
         processes.finish(*start_workers(processes, synthetic_root, resumed, 2, '--number_of_epochs', '2', '--resume',
                                         tag='second'))
         processes.finish(*started)
-    check_same_as_one_process(whole, one, 2, 2)
+    check_same_as_one_process(whole, one_process(), 2, 2)
     # The resumed run is the uninterrupted one: same weights, Adam states, data order.
-    for name in ('epoch_001_generator.weights.h5', 'epoch_002_generator.weights.h5',
-                 'epoch_002_discriminator.weights.h5', 'resume'):
-        d = differences(os.path.join(resumed, 'checkpoints', name), os.path.join(whole, 'checkpoints', name))
+    compared = {name: [os.path.join(out, 'checkpoints', name) for out in (resumed, whole)]
+                for name in ('epoch_001_generator.weights.h5', 'epoch_002_generator.weights.h5',
+                             'epoch_002_discriminator.weights.h5')}
+    compared['resume state'] = [resume_state(os.path.join(out, 'checkpoints')) for out in (resumed, whole)]
+    for name, (a, b) in compared.items():
+        d = differences(a, b)
         print('resumed vs uninterrupted two-worker run, %s: max |difference| %.3g' % (name, d.max()))
         assert d.max() == 0, (name, d.max())
     assert files(os.path.join(resumed, 'checkpoints')) == files(os.path.join(whole, 'checkpoints'))
 
 
 @pytest.mark.slow
-def test_three_workers_train_as_one_process(synthetic_root, tmp_path):
-    out, single = str(tmp_path / 'three'), str(tmp_path / 'one')
+def test_three_workers_train_as_one_process(synthetic_root, one_process, tmp_path):
+    out = str(tmp_path / 'three')
     with Processes(str(tmp_path)) as processes:
-        one = processes.start('one', flags(synthetic_root, single, '--batch_size', '6'), no_dropout=True)
-        processes.finish(*start_workers(processes, synthetic_root, out, 3, '--batch_size', '6'))
-        processes.finish(one)
-    check_same_as_one_process(out, single, 1, 3)
+        processes.finish(*start_workers(processes, synthetic_root, out, 3, '--number_of_epochs', '2'))
+    check_same_as_one_process(out, one_process(), 2, 3)
 
 
 @pytest.mark.slow
@@ -228,28 +202,25 @@ def test_a_killed_worker_stops_the_others_and_resume_continues(synthetic_root, t
     with Processes(str(tmp_path)) as processes:
         chief, worker = start_workers(processes, synthetic_root, out, 2, '--number_of_epochs', '100',
                                       '--use_validation', '0', no_dropout=False)
-        while (checkpoints.read_pointer(directory) or {}).get('next_epoch', 0) < 2:
-            assert chief.poll() is None and worker.poll() is None, processes.output(chief)[-3000:]
-            assert time.time() - chief.started < 100, 'no epoch done in 100 s'
-            time.sleep(0.2)
+        processes.wait_until(lambda: (checkpoints.read_pointer(directory) or {}).get('next_epoch', 0) >= 2, LIMIT,
+                             'two epochs checkpointed', chief, worker)
         processes.kill(worker)
-        killed = time.time()
-        status = processes.wait(chief, timeout=60)
-        stopped_after = time.time() - killed
+        killed = time.monotonic()
+        status = processes.wait(chief, STOP_LIMIT)
+        stopped_after = time.monotonic() - killed
         output = processes.output(chief)
         print('the chief stopped %.1f s after its worker was killed, exit status %d: %s'
               % (stopped_after, status, output.strip().splitlines()[-1]))
         assert status == 1, output[-3000:]
         assert 'another worker of this multi-worker run stopped' in output and '--resume' in output
-        pointer = checkpoints.read_pointer(directory)
-        state = tf.train.load_checkpoint(os.path.join(directory, pointer['state']))
-        assert state.get_variable_to_shape_map()
-        trained = pointer['next_epoch']
+        assert weights(resume_state(directory))   # the last state loads
+        trained = checkpoints.read_pointer(directory)['next_epoch']
         weights(os.path.join(out, 'checkpoints', 'epoch_%03d_generator.weights.h5' % (trained - 1)))
-        processes.finish(*start_workers(processes, synthetic_root, out, 2, '--number_of_epochs', str(trained + 1),
-                                        '--use_validation', '0', '--resume', tag='resumed', no_dropout=False))
+        restarted = start_workers(processes, synthetic_root, out, 2, '--number_of_epochs', str(trained + 1),
+                                  '--use_validation', '0', '--resume', tag='resumed', no_dropout=False)
+        processes.finish(*restarted)
         assert checkpoints.read_pointer(directory)['next_epoch'] == trained + 1
-        assert 'resumed from' in processes.output(processes.running[-2])
+        assert 'resumed from' in processes.output(restarted[0])
 
 
 # ---- test.py in shards -----------------------------------------------------------------------
