@@ -1,7 +1,7 @@
 """The same model on KERAS_BACKEND=torch: one training step (eager autograd, gan/engines/torch_engine.py)
-equals TensorFlow's, a resume state written on TensorFlow continues on torch, and the torch engine
-refuses several devices. Each backend runs in a process of its own (tests/backend_step.py); skipped
-where torch is not installed."""
+equals TensorFlow's, without importing TensorFlow; a resume state written on TensorFlow continues on
+torch; the torch engine refuses several devices. Each backend runs in a process of its own
+(tests/backend_step.py); skipped where torch is not installed."""
 import importlib.util
 import sys
 
@@ -32,6 +32,7 @@ def steps(synthetic_root, tmp_path_factory):
 def test_one_step_on_torch_equals_tensorflow(steps):
     expected, got = (load(steps[backend], 'step1.npz') for backend in ('tensorflow', 'torch'))
     assert int(got['replicas']) == 1
+    assert not got['tensorflow_imported'] and expected['tensorflow_imported']
     check_losses(expected, got, 1e-6)
     gradients = {group: group_keys(expected, group) for group in ('d_gradient', 'g_gradient')}
     assert all(gradients.values()) and gradients == {group: group_keys(got, group) for group in gradients}
