@@ -226,6 +226,12 @@ def train_parser(description='Deformable GAN: training and testing (train.py, te
         help='InceptionV3 ImageNet weights file for IS and FID (default: Keras\' cache).')
     add('--inception_graph', default=None,
         help='The 2015 Inception graph (.pb) the paper\'s Inception Score used; preferred over --inception_weights.')
+    add('--lpips_weights', default=None,
+        help='test.py: the folder of lpips_alex.npz / lpips_vgg.npz (made by convert_lpips_weights.py) for '
+             'LPIPS (default: Keras\' cache ~/.keras/models).')
+    add('--pckh', default='auto', choices=['auto', '1', '0'],
+        help='test.py: PCKh of the generated images with --pose_estimator: auto when that file exists, '
+             '1 required, 0 off.')
     return parser
 
 

@@ -8,6 +8,8 @@ Arguments: the variant (alex or vgg); the lpips package's learned weights (weigh
 vgg.pth, from https://github.com/richzhang/PerceptualSimilarity); torchvision's ImageNet backbone
 (https://download.pytorch.org/models/alexnet-owt-7be5be79.pth or vgg16-397923af.pth); the output file.
 """
+import cmd  # noqa: F401  (first: see cmd.py)
+
 import os
 import sys
 

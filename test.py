@@ -244,7 +244,7 @@ TRAINING_ONLY_FLAGS = ('output_dir', 'training_ratio', 'l1_penalty_weight', 'gan
                        'checkpoint_ratio', 'discriminator_checkpoint', 'nn_loss_area_size', 'use_validation',
                        'display_ratio', 'start_epoch', 'images_for_test', 'cache_pose_rep',
                        'batches_per_epoch', 'mixed_precision', 'resume', 'log_dir', 'distribute', 'vgg_weights',
-                       'tmp_dir', 'tmp_pose_dir')
+                       'tmp_dir', 'tmp_pose_dir', 'save_every_steps')
 # How the pairs were split over processes: not what was scored.
 SHARD_FLAGS = ('shard', 'merge_shards')
 # Flags that change what a generator computes without changing its weights' shapes, so that loading

@@ -13,12 +13,17 @@ from the flags of the run that made the checkpoint (baseline, dsc, full, feature
 (ssd_score/compute_ssd_score.py prints it). The IS column says which Inception network computed it:
 only the 2015 graph's figures compare with the paper's.
 """
-import argparse
-import csv
-import io
-import json
 import os
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import cmd  # noqa: E402,F401  (first: see cmd.py)
+
+import argparse  # noqa: E402
+import csv  # noqa: E402
+import io  # noqa: E402
+import json  # noqa: E402
 
 # Published figures (docs/reference.md, "Scores"): the full model only; the other configurations'
 # published rows are not recorded there, so their paper cells stay empty.

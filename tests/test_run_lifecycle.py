@@ -288,7 +288,8 @@ def test_every_flag_is_either_run_defining_or_free():
             'checkpoint_ratio', 'generator_checkpoint', 'discriminator_checkpoint', 'use_validation',
             'display_ratio', 'pose_estimator', 'images_for_test', 'cache_pose_rep', 'generated_images_dir',
             'load_generated_images', 'use_dropout_test', 'resume', 'overwrite', 'log_dir', 'distribute',
-            'vgg_weights', 'inception_weights', 'inception_graph', 'data_workers', 'save_every_steps'}
+            'vgg_weights', 'inception_weights', 'inception_graph', 'data_workers', 'save_every_steps',
+            'lpips_weights', 'pckh'}
     flags = set(vars(cmd.train_parser().parse_args([])))
     assert set(cmd.RUN_FLAGS) <= flags
     unclassified = flags - set(cmd.RUN_FLAGS) - free
