@@ -25,6 +25,7 @@ Nothing here knows what the networks draw: the GAN (its train steps, loss terms 
 dataset (train_dataset, test_dataset, test_batches) and the sample-sheet function come from the caller
 (pose_training.py for the Deformable GAN).
 """
+import contextlib
 import math
 import os
 import time
@@ -210,8 +211,8 @@ class Trainer:
         resume state, and after the last epoch the final weights. Ctrl-C and SIGTERM stop it after a
         step with its state written (StopRequested), except in a multi-worker run, whose workers must
         stop together (there the last epoch's state is what --resume continues from)."""
-        with StopRequests() as stops:
-            self.stops = None if self.engine.multi_worker else stops
+        with (contextlib.nullcontext() if self.engine.multi_worker else StopRequests()) as stops:
+            self.stops = stops
             with self.engine.peers_guard():
                 self._train_epochs()
             self.engine.finish()
