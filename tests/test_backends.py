@@ -33,20 +33,26 @@ def run_step(backend, root, out, shared, cache_dir, *extra, env=None):
     return out
 
 
+def backend_steps(root, base, backends, continued=()):
+    """Steps 1 and 2 on each of ``backends`` (in that order: the first writes the shared weights and
+    batches), then step 2 on backend C continued from backend W's state after step 1 for each (W, C) of
+    ``continued``; {name: output folder}, the continued ones named 'C_from_W'."""
+    shared, cache = base / 'shared', base / 'jax-cache'
+    shared.mkdir()
+    out = {backend: run_step(backend, root, base / backend, shared, cache) for backend in backends}
+    for written_on, continued_on in continued:
+        name = '%s_from_%s' % (continued_on, written_on)
+        out[name] = run_step(continued_on, root, base / name, shared, cache,
+                             '--restore', str(out[written_on] / 'checkpoints'))
+    return out
+
+
 @pytest.fixture(scope='module')
 def steps(synthetic_root, tmp_path_factory):
     """Steps 1 and 2 on each backend from the same weights and batches, and step 2 of each backend
     continued from the other's resume state after step 1."""
-    base = tmp_path_factory.mktemp('backends')
-    shared, cache = base / 'shared', base / 'jax-cache'
-    shared.mkdir()
-    out = {'tensorflow': run_step('tensorflow', synthetic_root, base / 'tensorflow', shared, cache),
-           'jax': run_step('jax', synthetic_root, base / 'jax', shared, cache)}
-    out['jax_from_tensorflow'] = run_step('jax', synthetic_root, base / 'jax_from_tf', shared, cache,
-                                          '--restore', str(out['tensorflow'] / 'checkpoints'))
-    out['tensorflow_from_jax'] = run_step('tensorflow', synthetic_root, base / 'tf_from_jax', shared, cache,
-                                          '--restore', str(out['jax'] / 'checkpoints'))
-    return out
+    return backend_steps(synthetic_root, tmp_path_factory.mktemp('backends'), ('tensorflow', 'jax'),
+                         (('tensorflow', 'jax'), ('jax', 'tensorflow')))
 
 
 def load(folder, name):

@@ -5,11 +5,10 @@ torch; the torch engine refuses several devices. Each backend runs in a process 
 import importlib.util
 import sys
 
-import numpy as np
 import pytest
 
 from tests import subprocesses
-from tests.test_backends import backend_env, check_losses, check_state, group_keys, load, relative_l2, run_step
+from tests.test_backends import backend_env, backend_steps, check_losses, check_state, group_keys, load, relative_l2
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec('torch') is None, reason='torch is not installed')
 
@@ -18,14 +17,8 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec('torch') is None, reaso
 def steps(synthetic_root, tmp_path_factory):
     """Steps 1 and 2 on TensorFlow and on torch from the same weights and batches, and step 2 on torch
     continued from TensorFlow's resume state after step 1."""
-    base = tmp_path_factory.mktemp('torch-backend')
-    shared, cache = base / 'shared', base / 'jax-cache'
-    shared.mkdir()
-    out = {'tensorflow': run_step('tensorflow', synthetic_root, base / 'tensorflow', shared, cache),
-           'torch': run_step('torch', synthetic_root, base / 'torch', shared, cache)}
-    out['torch_from_tensorflow'] = run_step('torch', synthetic_root, base / 'torch_from_tf', shared, cache,
-                                            '--restore', str(out['tensorflow'] / 'checkpoints'))
-    return out
+    return backend_steps(synthetic_root, tmp_path_factory.mktemp('torch-backend'), ('tensorflow', 'torch'),
+                         (('tensorflow', 'torch'),))
 
 
 @pytest.mark.slow
