@@ -34,6 +34,10 @@ class StopRequests:
     def requested(self):
         return self.signal_number is not None
 
+    @property
+    def signal_name(self):
+        return signal.Signals(self.signal_number).name
+
     def _handle(self, number, frame):
         if self.saving:
             print('\n%s: the resume state is being written; it finishes first, then the run stops'

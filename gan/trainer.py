@@ -84,10 +84,17 @@ class Trainer:
         return pointer
 
     def save_state(self, epoch, step):
-        """The resume state before step ``step`` of epoch ``epoch`` (step 0: at the epoch's start)."""
+        """The resume state before step ``step`` of epoch ``epoch`` (step 0: at the epoch's start). A
+        signal that comes while it is written waits for it (gan/interrupts.py)."""
         position = {'next_epoch': epoch, 'next_step': step, 'epoch_sums': self.epoch_sums if step else {}}
-        return checkpoints.save_resume_state(self.state_variables(), self.args.checkpoints_dir, position,
-                                             {'run': self.run_flags})
+        if self.stops is not None:
+            self.stops.saving = True
+        try:
+            return checkpoints.save_resume_state(self.state_variables(), self.args.checkpoints_dir, position,
+                                                 {'run': self.run_flags})
+        finally:
+            if self.stops is not None:
+                self.stops.saving = False
 
     # ---- one epoch ---------------------------------------------------------------------------
     @staticmethod
@@ -150,26 +157,14 @@ class Trainer:
         if not (stopping or (every and next_step % every == 0 and next_step < self.args.batches_per_epoch)):
             return
         if self.chief:
-            self.stops_saving(True)
-            try:
-                self.save_state(epoch, next_step)
-            finally:
-                self.stops_saving(False)
+            self.save_state(epoch, next_step)
         if stopping:
             progress.close()
             raise StopRequested(
                 'stopped by %s at epoch %d, step %d of %d; the resume state is in %s: continue with the same '
-                'command and --resume' % (self._signal_name(), epoch, next_step, self.args.batches_per_epoch,
+                'command and --resume' % (self.stops.signal_name, epoch, next_step, self.args.batches_per_epoch,
                                           os.path.join(self.args.checkpoints_dir, checkpoints.STATE_FOLDER)),
                 self.stops.signal_number)
-
-    def stops_saving(self, saving):
-        if self.stops is not None:
-            self.stops.saving = saving
-
-    def _signal_name(self):
-        import signal
-        return signal.Signals(self.stops.signal_number).name
 
     def validate(self):
         """Generator loss terms over every test pair (means per pair; G_tv per batch of --batch_size)."""
@@ -237,11 +232,7 @@ class Trainer:
                 if not self.chief:
                     continue
                 self.log.log_epoch(epoch, values)
-                self.stops_saving(True)
-                try:
-                    self.save_state(epoch + 1, 0)
-                finally:
-                    self.stops_saving(False)
+                self.save_state(epoch + 1, 0)
                 print('epoch %d: %s' % (epoch, ', '.join('%s %.4g' % kv for kv in sorted(values.items()))),
                       flush=True)
         finally:

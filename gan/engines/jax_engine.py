@@ -88,6 +88,8 @@ class Engine:
         donate = (0,) if devices.gpus() else ()
         self._d_step = jax.jit(self._discriminator_update, donate_argnums=donate)
         self._g_step = jax.jit(self._generator_update, donate_argnums=donate)
+        self._d_gradients = jax.jit(self._discriminator_gradients)
+        self._g_gradients = jax.jit(self._generator_gradients)
         self._validation_terms = jax.jit(self._per_example_generator_terms)
         self._generate = jax.jit(self._generated)
         return self
@@ -192,13 +194,13 @@ class Engine:
 
     def discriminator_gradients(self, real_batch, fake_batch):
         """The discriminator's (loss-scaled) gradients, in trainable-variable order, without an update."""
-        gradients, _, _ = jax.jit(self._discriminator_gradients)(self.state, self.frozen, self.place(real_batch),
+        gradients, _, _ = self._d_gradients(self.state, self.frozen, self.place(real_batch),
                                                                  self.place(fake_batch))
         return [np.asarray(g) for g in gradients]
 
     def generator_gradients(self, batch):
         """The generator's (loss-scaled) gradients, in trainable-variable order, without an update."""
-        gradients, _, _ = jax.jit(self._generator_gradients)(self.state, self.frozen, self.place(batch))
+        gradients, _, _ = self._g_gradients(self.state, self.frozen, self.place(batch))
         return [np.asarray(g) for g in gradients]
 
     def validation_terms(self, batch):

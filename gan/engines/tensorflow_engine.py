@@ -76,6 +76,8 @@ class Engine:
         self.gan = gan
         self._d_step = tf.function(self._distributed(lambda real, fake: discriminator_update(gan, real, fake)))
         self._g_step = tf.function(self._distributed(lambda batch: generator_update(gan, batch)))
+        self._d_gradients = tf.function(lambda real, fake: discriminator_gradients(gan, real, fake)[0])
+        self._g_gradients = tf.function(lambda batch: generator_gradients(gan, batch)[0])
         self._validation_terms = tf.function(self._per_example_generator_terms, reduce_retracing=True)
         self._generate = tf.function(lambda batch: gan.generate(batch, training=False), reduce_retracing=True)
         return self
@@ -108,13 +110,11 @@ class Engine:
 
     def discriminator_gradients(self, real_batch, fake_batch):
         """The discriminator's (loss-scaled) gradients, in trainable-variable order, without an update."""
-        gradients, _ = tf.function(discriminator_gradients)(self.gan, real_batch, fake_batch)
-        return [keras.ops.convert_to_numpy(g) for g in gradients]
+        return [keras.ops.convert_to_numpy(g) for g in self._d_gradients(real_batch, fake_batch)]
 
     def generator_gradients(self, batch):
         """The generator's (loss-scaled) gradients, in trainable-variable order, without an update."""
-        gradients, _ = tf.function(generator_gradients)(self.gan, batch)
-        return [keras.ops.convert_to_numpy(g) for g in gradients]
+        return [keras.ops.convert_to_numpy(g) for g in self._g_gradients(batch)]
 
     def validation_terms(self, batch):
         return {name: keras.ops.convert_to_numpy(value) for name, value in self._validation_terms(batch).items()}
