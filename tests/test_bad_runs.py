@@ -3,13 +3,13 @@ nothing half-written; a folder holding an older run's images; the flags recorded
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 import pytest
 
 import pose_utils
 from test_test_script import WIDTH, make_dataset_and_checkpoint
+from tests import subprocesses
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = pytest.mark.slow
@@ -34,7 +34,7 @@ def setup(prepared, tmp_path):
                    '--warp_skip', 'mask', '--width_factor', WIDTH, '--generated_images_dir', str(out),
                    '--generator_checkpoint', checkpoint] + list(extra)
         env = dict(os.environ, KERAS_HOME=str(tmp_path / 'no-keras-cache'))
-        return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
+        return subprocesses.run(command, 300, env=env)
     return tmp_path, out, run
 
 

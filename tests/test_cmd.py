@@ -2,13 +2,13 @@
 import ast
 import glob
 import os
-import subprocess
 import sys
 import textwrap
 
 import pytest
 
 import cmd
+from tests import subprocesses
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -25,8 +25,7 @@ def test_it_re_exports_the_standard_module_so_pdb_works():
 
 
 def _run(code, cwd=ROOT):
-    return subprocess.run([sys.executable, '-c', textwrap.dedent(code)], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+    return subprocesses.run([sys.executable, '-c', textwrap.dedent(code)], 300, cwd=cwd)
 
 
 @pytest.mark.slow
@@ -45,9 +44,8 @@ def test_python_m_pytest_from_the_repo_root_collects(tmp_path):
     """With the repository root first on sys.path, pytest's pdb import finds this cmd.py."""
     probe = tmp_path / 'test_probe.py'
     probe.write_text('import cmd\n\ndef test_probe():\n    assert cmd.IS_PROJECT_CMD\n')
-    result = subprocess.run([sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider',
-                             '--rootdir', str(tmp_path), str(probe)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocesses.run([sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider',
+                               '--rootdir', str(tmp_path), str(probe)], 300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert '1 passed' in result.stdout
 

@@ -2,7 +2,6 @@
 import io
 import os
 import shutil
-import subprocess
 import sys
 
 import numpy as np
@@ -12,6 +11,7 @@ from PIL import Image
 import demo
 import pose_utils
 from data.make_synthetic_dataset import ensure_synthetic_dataset
+from tests import subprocesses
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WIDTH = '0.0625'
@@ -80,7 +80,7 @@ def test_demo_command_line_end_to_end(demo_setup):
                '--generator_checkpoint', s['checkpoint'], '--warp_skip', 'mask', '--width_factor', WIDTH,
                '--source_image', s['source'], '--target_images_dir', s['frames_dir'],
                '--keypoints_csv', s['csv'], '--generated_images_dir', out, '--batch_size', '1']
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocesses.run(command, 300)
     assert result.returncode == 0, result.stderr
     frames = s['frames']
     # Frame 0 has no torso and no frame before it: skipped; frame 2 borrows frame 1's Rhip.
@@ -156,7 +156,7 @@ def test_reid_command_line_end_to_end(demo_setup):
                '--data_root', s['data_root'], '--generator_checkpoint', s['checkpoint'], '--warp_skip', 'mask',
                '--width_factor', WIDTH, '--pairs_for_each', '2', '--reid_pairs_file', pairs_file,
                '--generated_images_dir', out, '--batch_size', '3']
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocesses.run(command, 300)
     assert result.returncode == 0, result.stderr
     annotations = pose_utils.load_annotations(os.path.join(s['data_root'], 'synthetic-annotation-train.csv'))
     names = list(annotations)

@@ -173,15 +173,14 @@ def test_keras_resize_is_tensorflows_bilinear_resize():
 
 def test_the_2015_graph_is_refused_on_jax_in_one_line(tmp_path):
     import os
-    import subprocess
+    from tests import subprocesses
     import sys
     pytest.importorskip('jax')
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     check = ('import sys\nfrom gan.inception_score import load_inception\n'
              'try:\n    load_inception(graph_path=%r)\nexcept ValueError as error:\n'
              '    print(error)\nprint("tensorflow" in sys.modules)\n' % str(tmp_path / 'graph.pb'))
-    result = subprocess.run([sys.executable, '-c', check], cwd=root, capture_output=True, text=True, timeout=120,
-                            env=dict(os.environ, KERAS_BACKEND='jax'))
+    result = subprocesses.run([sys.executable, '-c', check], 120, cwd=root, env=dict(os.environ, KERAS_BACKEND='jax'))
     lines = result.stdout.splitlines()
     assert result.returncode == 0 and len(lines) == 2, result.stderr[-2000:]
     assert 'graph.pb is a TensorFlow graph and the Keras backend is jax' in lines[0]

@@ -1,12 +1,12 @@
 """gan/inference.py: the compiled forward pass gives the eager call's outputs, and with training=True
 draws a new dropout mask at every call, on the backend in use and on JAX (in a subprocess)."""
 import os
-import subprocess
 import sys
 import textwrap
 
 import numpy as np
 import pytest
+from tests import subprocesses
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -48,8 +48,7 @@ CHECK = textwrap.dedent('''
 
 def run_check(backend):
     environment = dict(os.environ, KERAS_BACKEND=backend)
-    return subprocess.run([sys.executable, '-c', CHECK], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, env=environment)
+    return subprocesses.run([sys.executable, '-c', CHECK], 300, env=environment)
 
 
 @pytest.mark.parametrize('backend', ['tensorflow', 'jax'])

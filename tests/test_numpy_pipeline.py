@@ -3,7 +3,6 @@ tf.data pipeline bit for bit, worker processes that stop, no tensorflow on the J
 and keypoints outside the image in both pipelines."""
 import os
 import signal
-import subprocess
 import sys
 import time
 
@@ -16,6 +15,7 @@ import pose_transform
 import pose_utils
 from gan.prefetch import OrderedPrefetcher
 from pose_dataset import PoseHMDataset, check_image
+from tests import subprocesses
 from tests.fixtures_data import training_args
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -76,7 +76,7 @@ def test_workers_stop_on_close_and_when_left_unfinished(synthetic_root, tmp_path
     processes = list(iterator.processes)
     del iterator    # dropped half way: collected, its workers stop
     for process in processes:
-        assert process.wait(timeout=10) is not None
+        assert process.wait(timeout=subprocesses.scaled(10)) is not None
 
 
 PROBE = '''
@@ -147,12 +147,12 @@ def _alive(pid):
 @pytest.mark.skipif(not os.path.isdir('/proc'), reason='reads /proc')
 def test_workers_end_when_the_consumer_is_killed(synthetic_root, tmp_path):
     script = KILLED_CONSUMER.format(root=ROOT, data=synthetic_root, out=str(tmp_path))
-    result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=300,
-                            env={**os.environ, 'KERAS_BACKEND': 'jax'}, cwd=str(tmp_path))
+    result = subprocesses.run([sys.executable, '-c', script], 300, env={**os.environ, 'KERAS_BACKEND': 'jax'},
+                              cwd=str(tmp_path))
     assert result.returncode == -signal.SIGKILL, result.stderr
     pids = [int(pid) for pid in result.stdout.split()]
     assert len(pids) == 2
-    deadline = time.time() + 20
+    deadline = time.time() + subprocesses.scaled(20)
     while any(_alive(pid) for pid in pids) and time.time() < deadline:
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in pids)
@@ -179,8 +179,8 @@ print(shapes)
 
 def test_the_numpy_pipeline_imports_no_tensorflow_on_jax(synthetic_root, tmp_path):
     script = JAX_PATH.format(root=ROOT, data=synthetic_root, out=str(tmp_path))
-    result = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=300,
-                            env={**os.environ, 'KERAS_BACKEND': 'jax'}, cwd=str(tmp_path))
+    result = subprocesses.run([sys.executable, '-c', script], 300, env={**os.environ, 'KERAS_BACKEND': 'jax'},
+                              cwd=str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == '[(2, 10, 128, 64), (2, 10, 128, 64)]'
 

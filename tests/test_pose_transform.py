@@ -311,7 +311,7 @@ def test_limb_vertices_with_the_avx512_blas():
     """The same row with OpenBLAS' own AVX-512 kernels (where the CPU has them): their dot product is
     the fused one the test above emulates."""
     import os
-    import subprocess
+    from tests import subprocesses
     import sys
     with open('/proc/cpuinfo') if os.path.exists('/proc/cpuinfo') else open(os.devnull) as f:
         if 'avx512f' not in f.read():
@@ -319,8 +319,7 @@ def test_limb_vertices_with_the_avx512_blas():
     here = os.path.dirname(os.path.abspath(__file__))
     env = dict(os.environ, OPENBLAS_CORETYPE='SkylakeX',
                PYTHONPATH=os.pathsep.join([os.path.dirname(here), here, os.environ.get('PYTHONPATH', '')]))
-    result = subprocess.run([sys.executable, '-c', AVX512_BLAS_CHECK], env=env, cwd=os.path.dirname(here),
-                            capture_output=True, text=True, timeout=120)
+    result = subprocesses.run([sys.executable, '-c', AVX512_BLAS_CHECK], 120, env=env, cwd=os.path.dirname(here))
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     if 'fused 0' in result.stdout:
         pytest.skip('this BLAS computes the dot product of two numbers unfused')

@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from gan import checkpoints
+from tests import subprocesses
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BACKEND = keras.backend.backend()
@@ -275,7 +276,7 @@ def test_a_write_that_really_fails_leaves_the_previous_state(tmp_path):
     script = tmp_path / 'limited.py'
     script.write_text(FILE_SIZE_LIMITED.format(root=ROOT, directory=directory,
                                                 array_variable=inspect.getsource(ArrayVariable)))
-    child = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    child = subprocesses.run([sys.executable, str(script)], 120)
     assert child.returncode == 0, child.stderr[-3000:]
     state = os.path.join(directory, 'resume', 'state-epoch2-step0.h5')
     assert child.stdout.strip() == ('could not write %s (File too large): make it writable (or choose another '
@@ -319,8 +320,7 @@ def run_backend_script(tmp_path, backend, *arguments, env=None):
     script = tmp_path / 'backend_script.py'
     script.write_text(BACKEND_SCRIPT.format(root=ROOT))
     environment = dict(os.environ, KERAS_BACKEND=backend, **(env or {}))
-    return subprocess.run([sys.executable, str(script)] + [str(a) for a in arguments], cwd=ROOT, env=environment,
-                          capture_output=True, text=True, timeout=300)
+    return subprocesses.run([sys.executable, str(script)] + [str(a) for a in arguments], 300, env=environment)
 
 
 def tensorflow_checkpoint(variables):
@@ -443,7 +443,7 @@ def test_a_tensorflow_state_of_other_networks_is_named(tmp_path):
 def test_the_tensorflow_errors_are_recognised_only_once_tensorflow_is_loaded():
     command = ('import sys; sys.path.insert(0, %r); from gan import checkpoints; '
                'print(checkpoints._tensorflow_errors(), "tensorflow" in sys.modules, "keras" in sys.modules)' % ROOT)
-    child = subprocess.run([sys.executable, '-c', command], capture_output=True, text=True, timeout=60)
+    child = subprocesses.run([sys.executable, '-c', command], 60)
     assert child.stdout.split() == ['None', 'False', 'False'], child.stderr[-2000:]
 
 
@@ -501,18 +501,18 @@ def test_two_processes_claiming_one_new_folder_at_once(tmp_path):
         assert sorted(line.split(':')[0] for line in lines) == ['claimed', 'refused'], lines
         holder = processes[lines.index('claimed')]
         refused = processes[1 - lines.index('claimed')]
-        assert refused.wait(30) == 1
+        assert refused.wait(subprocesses.scaled(30)) == 1
         assert lines[processes.index(refused)] == (
             'refused: %s is in use by another run (process %d on %s holds run.lock): wait for it to end, or choose '
             'another --checkpoints_dir' % (folder, holder.pid, os.uname().nodename))
         assert os.listdir(folder) == ['run.lock']
         holder.stdin.close()
-        assert holder.wait(30) == 0
+        assert holder.wait(subprocesses.scaled(30)) == 0
         assert not os.path.exists(folder)        # the claim made the folder and left nothing in it
         again = start_claimers(tmp_path, folder, 1)[0]
         assert first_line(again) == 'claimed'
         again.stdin.close()
-        again.wait(30)
+        again.wait(subprocesses.scaled(30))
     finally:
         for process in processes:
             process.kill()
@@ -533,7 +533,7 @@ def test_the_lock_of_a_killed_process_is_taken_over(tmp_path):
         time.sleep(0.1)
         assert open(os.path.join(folder, 'run.lock')).read().startswith('%d on ' % successor.pid)
         successor.stdin.close()
-        assert successor.wait(30) == 0
+        assert successor.wait(subprocesses.scaled(30)) == 0
         assert os.listdir(folder) == []            # the folder was there before: it stays
     finally:
         successor.kill()

@@ -7,7 +7,6 @@ import errno
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 import cmd
@@ -19,7 +18,7 @@ import train as train_script
 from gan import checkpoints, run_log
 from gan.trainer import Trainer, make_optimizer
 from pose_training import make_gan, train
-from pose_dataset import PoseHMDataset
+from tests import subprocesses
 from tests.fixtures_data import training_args
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -173,19 +172,14 @@ def test_two_runs_started_at_once_in_one_folder(synthetic_root, tmp_path):
     """One trains; the other stops at once, naming the folder and the process that holds it."""
     out = str(tmp_path)
     command = [sys.executable, 'train.py', '--data_root', synthetic_root] + _flags(out)
-    processes = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for _ in range(2)]
-    try:
-        errors = [process.communicate(timeout=300)[1] for process in processes]
-    finally:
-        for process in processes:
-            process.kill()
-            process.wait()
-    codes = [process.returncode for process in processes]
-    assert sorted(codes) == [0, 1], errors
+    with subprocesses.Processes(str(tmp_path)) as running:
+        processes = [running.start('run%d' % i, command, 300) for i in range(2)]
+        codes = [running.wait(process) for process in processes]
+        outputs = [running.output(process) for process in processes]
+    assert sorted(codes) == [0, 1], outputs
     winner, loser = processes[codes.index(0)], codes.index(1)
     checkpoints_dir = os.path.join(out, 'checkpoints')
-    assert errors[loser].strip().splitlines()[-1] == (
+    assert outputs[loser].strip().splitlines()[-1] == (
         'train.py: error: %s is in use by another run (process %d on %s holds run.lock): wait for it to end, or '
         'choose another --checkpoints_dir' % (checkpoints_dir, winner.pid, os.uname().nodename))
     assert checkpoints.read_pointer(checkpoints_dir)['next_epoch'] == 1
@@ -394,8 +388,8 @@ def test_train_py_keeps_tensorflow_cuda_noise_out_unless_asked(given, seen):
     env = {k: v for k, v in os.environ.items() if k != 'TF_CPP_MIN_LOG_LEVEL'}
     if given is not None:
         env['TF_CPP_MIN_LOG_LEVEL'] = given
-    result = subprocess.run([sys.executable, '-c', 'import train, os; print(os.environ["TF_CPP_MIN_LOG_LEVEL"])'],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocesses.run([sys.executable, '-c', 'import train, os; print(os.environ["TF_CPP_MIN_LOG_LEVEL"])'],
+                              60, env=env)
     assert result.stdout.strip() == seen, result.stderr
 
 

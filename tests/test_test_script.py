@@ -2,7 +2,6 @@
 dataset with a freshly initialised narrow generator."""
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -14,6 +13,7 @@ from gan.metrics import l1_score, ssim_score
 from test_inception import write_fake_2015_graph
 
 import test as test_script
+from tests import subprocesses
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE_SIZE = (128, 64)
@@ -89,8 +89,7 @@ def make_dataset_and_checkpoint(root, warp_skip='mask'):
 
 
 def run_test_script(*flags):
-    return subprocess.run([sys.executable, 'test.py'] + list(flags), cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
+    return subprocesses.run([sys.executable, 'test.py'] + list(flags), 300)
 
 
 @pytest.mark.slow
@@ -100,8 +99,8 @@ def test_command_line_generates_scores_and_reloads(tmp_path, monkeypatch):
     flags = ['--data_root', str(tmp_path / 'data'), '--dataset', 'synthetic', '--warp_skip', 'mask',
              '--width_factor', WIDTH, '--generated_images_dir', str(images_dir)]
     monkeypatch.setenv('KERAS_HOME', str(tmp_path / 'no-keras-cache'))
-    result = subprocess.run([sys.executable, 'test.py', '--generator_checkpoint', checkpoint] + flags, cwd=ROOT,
-                            capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    result = subprocesses.run([sys.executable, 'test.py', '--generator_checkpoint', checkpoint] + flags, 300,
+                              env=dict(os.environ))
     assert result.returncode == 0, result.stderr[-3000:]
     assert 'Skipping inception_score, inception_score_masked, fid' in result.stdout
     assert 'inception_v3_weights_tf_dim_ordering_tf_kernels.h5' in result.stdout
@@ -241,8 +240,7 @@ def test_jax_backend_gives_the_tensorflow_scores_without_importing_tensorflow(tm
                  '--width_factor', WIDTH, '--generator_checkpoint', checkpoint,
                  '--generated_images_dir', str(tmp_path / backend)]
         environment = dict(os.environ, KERAS_BACKEND=backend, KERAS_HOME=str(tmp_path / 'keras-home'))
-        result = subprocess.run([sys.executable, '-c', RUN_ON_BACKEND] + flags, cwd=ROOT, capture_output=True,
-                                text=True, timeout=600, env=environment)
+        result = subprocesses.run([sys.executable, '-c', RUN_ON_BACKEND] + flags, 600, env=environment)
         assert result.returncode == 0, result.stderr[-3000:]
         results[backend] = json.loads(result.stdout.strip().splitlines()[-1])
     assert results['jax']['backend'] == 'jax' and results['jax']['tensorflow_imported'] is False
