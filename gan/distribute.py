@@ -25,16 +25,10 @@ import tensorflow as tf
 from gan import devices
 from gan.checkpoints import RunError
 from gan.engines import common
+from gan.engines.common import HEARTBEAT_SECONDS, PeerLostError
 
-# A worker silent for this long is taken as dead by the coordination service, which then stops the
-# collective operations of every other worker.
-HEARTBEAT_SECONDS = 10
 # How long the workers wait for each other at the end of training and at process exit.
 FINISH_SECONDS = 120
-
-
-class PeerLostError(RunError):
-    """Another worker of a multi-worker run died or became unreachable."""
 
 
 def tf_config():

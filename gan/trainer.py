@@ -28,6 +28,7 @@ dataset (train_dataset, test_dataset, test_batches) and the sample-sheet functio
 import contextlib
 import math
 import os
+import signal
 import time
 
 from tqdm import tqdm
@@ -209,7 +210,13 @@ class Trainer:
         with (contextlib.nullcontext() if self.engine.multi_worker else StopRequests()) as stops:
             self.stops = stops
             with self.engine.peers_guard():
-                self._train_epochs()
+                try:
+                    self._train_epochs()
+                except KeyboardInterrupt:   # only a multi-worker run lets Ctrl-C through
+                    raise StopRequested(
+                        'stopped by SIGINT; a multi-worker run keeps the resume state of its last whole epoch '
+                        'in %s: continue every worker with the same command and --resume'
+                        % os.path.join(self.args.checkpoints_dir, checkpoints.STATE_FOLDER), signal.SIGINT)
             self.engine.finish()
 
     def _train_epochs(self):

@@ -10,7 +10,8 @@ backend starts from the same weights and batches. Dropout is off (rate 0): each 
 random masks. Writes OUT_DIR/step1.npz (the loss terms of step 1, the gradients of both networks at
 the starting weights, every weight and Adam slot after it), the resume state after step 1 in
 OUT_DIR/checkpoints (gan/checkpoints.py), and OUT_DIR/step2.npz (the same after step 2). With
---restore, step 1 is skipped: the state after it is read from STATE_DIR (written by any backend).
+--restore, the process then reads the state after step 1 from STATE_DIR (written by any backend) and
+takes step 2 again from it, into OUT_DIR/continued/step2.npz.
 """
 import os
 import sys
@@ -77,14 +78,15 @@ def main(root, out, shared, *flags):
     stored = np.load(batches_file)
     batches = [{k.split('/', 1)[1]: stored[k] for k in stored.files if k.startswith('%d/' % i)} for i in range(6)]
     engine.compile(gan)
+    step(engine, gan, *batches[:3], os.path.join(out, 'step1.npz'), gradients=True)
+    checkpoints.save_resume_state(variables_of(gan), os.path.join(out, 'checkpoints'),
+                                  {'next_epoch': 0, 'next_step': 1}, {'run': {}})
+    step(engine, gan, *batches[3:], os.path.join(out, 'step2.npz'), gradients=False)
     if restore:
         checkpoints.restore_resume_state(variables_of(gan), restore)
         engine.reload_variables()
-    else:
-        step(engine, gan, *batches[:3], os.path.join(out, 'step1.npz'), gradients=True)
-        checkpoints.save_resume_state(variables_of(gan), os.path.join(out, 'checkpoints'),
-                                      {'next_epoch': 0, 'next_step': 1}, {'run': {}})
-    step(engine, gan, *batches[3:], os.path.join(out, 'step2.npz'), gradients=False)
+        os.makedirs(os.path.join(out, 'continued'), exist_ok=True)
+        step(engine, gan, *batches[3:], os.path.join(out, 'continued', 'step2.npz'), gradients=False)
 
 
 if __name__ == '__main__':

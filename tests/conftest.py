@@ -1,6 +1,7 @@
 """Test setup: the project's own ``cmd`` module, whichever ``cmd`` was imported first, and the
 fixtures every test module may ask for by name (``synthetic_root``, ``vgg_weights_file``: defined in
-tests/fixtures_data.py, shared here so that each is built once per session).
+tests/fixtures_data.py; ``backend_steps``: tests/backend_runs.py), shared here so that each is built
+once per session.
 
 ``python -m pytest`` puts the repository root first on ``sys.path``, so the project's ``cmd.py``
 is the ``cmd`` that pytest's ``pdb`` imports (it re-exports the standard names, so pdb works). A
@@ -33,6 +34,7 @@ def load_project_cmd():
 
 load_project_cmd()
 
+from tests.backend_runs import backend_steps  # noqa: E402,F401
 from tests.fixtures_data import synthetic_root, vgg_weights_file  # noqa: E402,F401
 from tests.subprocesses import SCALE_VARIABLE, timeout_scale  # noqa: E402
 

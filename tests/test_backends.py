@@ -1,58 +1,18 @@
 """The same model on every Keras backend: one training step on JAX equals TensorFlow's, a resume state
 written on one backend continues on the other, and train.py on JAX, killed and resumed, ends where the
 uninterrupted run ends, without importing TensorFlow. Each backend runs in a process of its own
-(KERAS_BACKEND is read once, when keras is first imported); the JAX processes share a compilation cache
-so that each program is compiled once."""
+(KERAS_BACKEND is read once, when keras is first imported): tests/backend_runs.py."""
 import json
-import os
+import socket
 import sys
 
 import numpy as np
 import pytest
 
 from tests import subprocesses
-
-ROOT = subprocesses.ROOT
-STEP_SCRIPT = os.path.join(ROOT, 'tests', 'backend_step.py')
-FLAGS = ['--warp_skip', 'mask', '--nn_loss_area_size', '3']
+from tests.backend_runs import backend_env, run_step
 
 pytestmark = pytest.mark.slow
-
-
-def backend_env(backend, cache_dir):
-    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL='3', JAX_PLATFORMS='cpu',
-               JAX_COMPILATION_CACHE_DIR=str(cache_dir), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS='0')
-    return env
-
-
-def run_step(backend, root, out, shared, cache_dir, *extra, env=None):
-    os.makedirs(out, exist_ok=True)
-    command = [sys.executable, STEP_SCRIPT, root, str(out), str(shared)] + list(extra) + FLAGS
-    result = subprocesses.run(command, 600, env=dict(backend_env(backend, cache_dir), **(env or {})))
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out
-
-
-def backend_steps(root, base, backends, continued=()):
-    """Steps 1 and 2 on each of ``backends`` (in that order: the first writes the shared weights and
-    batches), then step 2 on backend C continued from backend W's state after step 1 for each (W, C) of
-    ``continued``; {name: output folder}, the continued ones named 'C_from_W'."""
-    shared, cache = base / 'shared', base / 'jax-cache'
-    shared.mkdir()
-    out = {backend: run_step(backend, root, base / backend, shared, cache) for backend in backends}
-    for written_on, continued_on in continued:
-        name = '%s_from_%s' % (continued_on, written_on)
-        out[name] = run_step(continued_on, root, base / name, shared, cache,
-                             '--restore', str(out[written_on] / 'checkpoints'))
-    return out
-
-
-@pytest.fixture(scope='module')
-def steps(synthetic_root, tmp_path_factory):
-    """Steps 1 and 2 on each backend from the same weights and batches, and step 2 of each backend
-    continued from the other's resume state after step 1."""
-    return backend_steps(synthetic_root, tmp_path_factory.mktemp('backends'), ('tensorflow', 'jax'),
-                         (('tensorflow', 'jax'), ('jax', 'tensorflow')))
 
 
 def load(folder, name):
@@ -90,8 +50,8 @@ def check_state(expected, got, rtol):
         assert worst < rtol * scale, group
 
 
-def test_one_step_on_jax_equals_tensorflow(steps):
-    tf_step, jax_step = load(steps['tensorflow'], 'step1.npz'), load(steps['jax'], 'step1.npz')
+def test_one_step_on_jax_equals_tensorflow(backend_steps):
+    tf_step, jax_step = (load(backend_steps.of(backend), 'step1.npz') for backend in ('tensorflow', 'jax'))
     check_losses(tf_step, jax_step, 1e-6)
     assert not jax_step['tensorflow_imported'] and tf_step['tensorflow_imported']
     for group in ('d_gradient', 'g_gradient'):
@@ -100,26 +60,26 @@ def test_one_step_on_jax_equals_tensorflow(steps):
         assert relative_l2(tf_step, jax_step, keys) < 1e-4, group
     check_state(tf_step, jax_step, 1e-4)
     # the update happened: the weights moved from the shared starting point
-    assert any(not np.array_equal(tf_step[k], load(steps['tensorflow'], 'step2.npz')[k])
+    assert any(not np.array_equal(tf_step[k], load(backend_steps.of('tensorflow'), 'step2.npz')[k])
                for k in group_keys(tf_step, 'generator'))
 
 
 @pytest.mark.parametrize('written_on, continued_on', [('tensorflow', 'jax'), ('jax', 'tensorflow')])
-def test_a_resume_state_continues_on_the_other_backend(steps, written_on, continued_on):
+def test_a_resume_state_continues_on_the_other_backend(backend_steps, written_on, continued_on):
     """Step 2 from the other backend's state equals step 2 of the process that wrote the state."""
-    expected = load(steps[written_on], 'step2.npz')
-    got = load(steps['%s_from_%s' % (continued_on, written_on)], 'step2.npz')
+    expected = load(backend_steps.of(written_on), 'step2.npz')
+    got = load(backend_steps.continued(continued_on, written_on), 'step2.npz')
     check_losses(expected, got, 1e-5)
     check_state(expected, got, 1e-4)
 
 
-def test_two_jax_devices_take_the_step_of_one(steps, synthetic_root, tmp_path):
+def test_two_jax_devices_take_the_step_of_one(backend_steps, synthetic_root, tmp_path):
     """keras.distribution.DataParallel over two CPU devices: each takes one pair of the global batch of
     two, and the step equals the one-device step."""
-    shared = steps['jax'].parent / 'shared'
-    out = run_step('jax', synthetic_root, tmp_path / 'two', shared, tmp_path / 'cache', '--distribute', 'mirrored',
-                   env={'XLA_FLAGS': '--xla_force_host_platform_device_count=2'})
-    one, two = load(steps['jax'], 'step1.npz'), load(out, 'step1.npz')
+    one = load(backend_steps.of('jax'), 'step1.npz')
+    out = run_step('jax', synthetic_root, tmp_path / 'two', backend_steps.shared, tmp_path / 'cache',
+                   '--distribute', 'mirrored', env={'XLA_FLAGS': '--xla_force_host_platform_device_count=2'})
+    two = load(out, 'step1.npz')
     assert (int(one['replicas']), int(two['replicas'])) == (1, 2)
     check_losses(one, two, 1e-6)
     check_state(one, two, 1e-5)
@@ -133,12 +93,19 @@ WITHOUT_TENSORFLOW = ("import atexit, runpy, sys; atexit.register(lambda: print(
                       "runpy.run_path('train.py', run_name='__main__')")
 
 
+def jax_train_command(root, out, *extra, checkpoints=None):
+    """train.py on JAX (two epochs of two steps, dropout on) writing into ``out``, its checkpoints into
+    ``checkpoints`` (``out`` when not given)."""
+    checkpoints = checkpoints or out
+    return [sys.executable, '-c', WITHOUT_TENSORFLOW, '--dataset', 'synthetic', '--data_root', root,
+            '--width_factor', '0.0625', '--batch_size', '2', '--batches_per_epoch', '2',
+            '--number_of_epochs', '2', '--warp_skip', 'mask', '--data_workers', '1', '--use_validation', '0',
+            '--output_dir', str(out), '--checkpoints_dir', str(checkpoints), '--log_dir', str(out / 'logs')] + list(extra)
+
+
 def train_on_jax(root, out, cache, *extra, env=None):
-    command = [sys.executable, '-c', WITHOUT_TENSORFLOW, '--dataset', 'synthetic', '--data_root', root,
-               '--width_factor', '0.0625', '--batch_size', '2', '--batches_per_epoch', '2',
-               '--number_of_epochs', '2', '--warp_skip', 'mask', '--data_workers', '1', '--use_validation', '0',
-               '--output_dir', str(out), '--checkpoints_dir', str(out), '--log_dir', str(out / 'logs')] + list(extra)
-    return subprocesses.run(command, 900, env=dict(backend_env('jax', cache), **(env or {})))
+    return subprocesses.run(jax_train_command(root, out, *extra), 900,
+                            env=dict(backend_env('jax', cache), **(env or {})))
 
 
 def final_state(folder):
@@ -157,11 +124,19 @@ def final_state(folder):
     return arrays
 
 
-def test_train_py_on_jax_killed_and_resumed_equals_the_uninterrupted_run(synthetic_root, tmp_path):
-    cache = tmp_path / 'jax-cache'
-    whole = train_on_jax(synthetic_root, tmp_path / 'whole', cache)
+@pytest.fixture(scope='module')
+def jax_run(synthetic_root, tmp_path_factory):
+    """train.py on JAX, uninterrupted in one process: the run that a stopped and resumed run, and a
+    run of two processes, must end as; and the compilation cache of its programs."""
+    folder = tmp_path_factory.mktemp('jax-run')
+    whole = train_on_jax(synthetic_root, folder / 'whole', folder / 'jax-cache')
     assert whole.returncode == 0, whole.stderr[-3000:]
     assert 'tensorflow imported: False' in whole.stdout
+    return folder / 'whole', folder / 'jax-cache'
+
+
+def test_train_py_on_jax_killed_and_resumed_equals_the_uninterrupted_run(synthetic_root, jax_run, tmp_path):
+    whole, cache = jax_run
     # killed (SIGKILL) once the state at epoch 1, step 1 is on the disk, before its pointer moves
     killed = train_on_jax(synthetic_root, tmp_path / 'resumed', cache, '--save_every_steps', '1',
                           env={'GAN_CHECKPOINT_KILL_BEFORE_POINTER': '1:1'})
@@ -171,7 +146,45 @@ def test_train_py_on_jax_killed_and_resumed_equals_the_uninterrupted_run(synthet
     resumed = train_on_jax(synthetic_root, tmp_path / 'resumed', cache, '--resume')
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert 'resumed from' in resumed.stdout and 'tensorflow imported: False' in resumed.stdout
-    expected, got = final_state(tmp_path / 'whole'), final_state(tmp_path / 'resumed')
+    expected, got = final_state(whole), final_state(tmp_path / 'resumed')
     assert sorted(expected) == sorted(got)
     for key in expected:
         assert np.array_equal(expected[key], got[key]), key
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def test_two_jax_processes_train_as_one(synthetic_root, jax_run, tmp_path):
+    """jax.distributed between two train.py processes on 127.0.0.1 (README, "Several machines"), one CPU
+    device each: DataParallel spans both, each process hands its half of every global batch to its
+    device, and the run ends with the one-process run's weights and resume state to float32 rounding,
+    dropout included (jax draws the same random bits for an array however it is split). Only process
+    0 writes: process 1's output and log folder stays absent."""
+    whole, _ = jax_run
+    coordinator = '127.0.0.1:%d' % free_port()
+    out, other = tmp_path / 'two', tmp_path / 'process1'
+    with subprocesses.Processes(str(tmp_path)) as processes:
+        started = [processes.start('process%d' % index, jax_train_command(synthetic_root, folder, checkpoints=out), 900,
+                                   env=dict(backend_env('jax', tmp_path / ('cache%d' % index)),
+                                            JAX_COORDINATOR_ADDRESS=coordinator, JAX_NUM_PROCESSES='2',
+                                            JAX_PROCESS_ID=str(index)))
+                   for index, folder in enumerate((out, other))]
+        processes.finish(*started)
+        assert all('tensorflow imported: False' in processes.output(process) for process in started)
+    assert not other.exists()
+    expected, got = final_state(whole), final_state(out)
+    assert sorted(expected) == sorted(got)
+    # per weight file and per group of the resume state (weights, Adam slots of each network): Adam
+    # divides by running RMS values, so float32 rounding in the split batch grows with the steps
+    # (after four: 6e-5 relative in the generator's Adam slots, at most 1.1e-5 on any weight)
+    groups = {}
+    for key in expected:
+        groups.setdefault(key.split('/')[0] if not key.startswith('state/') else '/'.join(key.split('/')[:2]),
+                          []).append(key)
+    errors = {group: relative_l2(expected, got, keys) for group, keys in groups.items()}
+    print('two JAX processes vs one, relative L2: ' + ', '.join('%s %.2g' % kv for kv in sorted(errors.items())))
+    assert max(errors.values()) < 1e-3, errors

@@ -1,7 +1,7 @@
 """Ctrl-C (SIGINT) and SIGTERM: a real train.py stopped by the signal at a random step finishes that
 step, writes the resume state there, says where it stopped in one line and exits 130 / 143; --resume
-from that state ends with the uninterrupted run's weights and Adam states, bit for bit. Also
---save_every_steps."""
+from the state of a Ctrl-C ends with the uninterrupted run's weights and Adam states, bit for bit.
+Also --save_every_steps."""
 import json
 import os
 import random
@@ -58,17 +58,14 @@ def steps_done(text):
     return tuple(map(int, found[-1])) if found else None
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize('signal_number', [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_stops_after_the_step_and_resume_ends_as_the_uninterrupted_run(
-        synthetic_root, tmp_path, uninterrupted, signal_number):
-    # The signal goes once tqdm shows a random step of the first epoch done: the rest of that epoch and
-    # the second one are still to train, however fast the machine (a signal after the last step would
-    # find nothing left to stop).
+def stop_with(signal_number, root, out, log_dir):
+    """train.py into ``out``, stopped by ``signal_number`` once tqdm shows a random step of the first
+    epoch done (the rest of that epoch and the second one are still to train, however fast the
+    machine: a signal after the last step would find nothing left to stop). Checks the exit status,
+    the one line and the resume pointer; gives (epoch, step) where it stopped."""
     stop_at = (0, random.randrange(1, STEPS - 3))
-    out = tmp_path / 'stopped'
-    with subprocesses.Processes(str(tmp_path)) as processes:
-        process = processes.start('train', command(synthetic_root, out), 600)
+    with subprocesses.Processes(log_dir) as processes:
+        process = processes.start('train', command(root, out), 600)
         processes.wait_until(lambda: (steps_done(processes.output(process)) or (-1, -1)) >= stop_at, 600,
                              'epoch %d, step %d' % stop_at, process)
         os.killpg(process.pid, signal_number)
@@ -77,11 +74,20 @@ def test_a_signal_stops_after_the_step_and_resume_ends_as_the_uninterrupted_run(
     assert status == 128 + signal_number, output[-3000:]
     stopped = [line for line in output.splitlines() if line.startswith('train.py: stopped by')]
     assert len(stopped) == 1, output[-3000:]
+    assert stopped[0].startswith('train.py: stopped by %s ' % signal.Signals(signal_number).name), stopped[0]
     assert 'Traceback' not in output
     epoch, step = map(int, re.search(r'at epoch (\d+), step (\d+)', stopped[0]).groups())
     assert (epoch, step) >= stop_at
     latest = json.loads((out / 'resume' / 'latest.json').read_text())
     assert (latest['next_epoch'], latest['next_step']) == (epoch, step)
+    return epoch, step
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_after_the_step_and_resume_ends_as_the_uninterrupted_run(synthetic_root, tmp_path,
+                                                                              uninterrupted):
+    out = tmp_path / 'stopped'
+    stop_with(signal.SIGINT, synthetic_root, out, str(tmp_path))
     resumed = subprocesses.run(command(synthetic_root, out, '--resume'), 600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert_same_run(uninterrupted, out)
@@ -93,6 +99,13 @@ def test_a_signal_stops_after_the_step_and_resume_ends_as_the_uninterrupted_run(
     for epoch_name, row in rows.items():
         got, want = dict(zip(header, row.split(','))), dict(zip(header, expected[epoch_name].split(',')))
         assert {k: v for k, v in got.items() if k != 'seconds'} == {k: v for k, v in want.items() if k != 'seconds'}
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_same_way(synthetic_root, tmp_path):
+    """What `kill` and job schedulers send: handled as Ctrl-C (the same stop, exit 128 + 15); the
+    resume from such a state is the one the Ctrl-C test checks."""
+    stop_with(signal.SIGTERM, synthetic_root, tmp_path / 'stopped', str(tmp_path))
 
 
 @pytest.mark.slow

@@ -1,29 +1,22 @@
 """The same model on KERAS_BACKEND=torch: one training step (eager autograd, gan/engines/torch_engine.py)
 equals TensorFlow's, without importing TensorFlow; a resume state written on TensorFlow continues on
 torch; the torch engine refuses several devices. Each backend runs in a process of its own
-(tests/backend_step.py); skipped where torch is not installed."""
+(tests/backend_runs.py); skipped where torch is not installed."""
 import importlib.util
 import sys
 
 import pytest
 
 from tests import subprocesses
-from tests.test_backends import backend_env, backend_steps, check_losses, check_state, group_keys, load, relative_l2
+from tests.backend_runs import backend_env
+from tests.test_backends import check_losses, check_state, group_keys, load, relative_l2
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec('torch') is None, reason='torch is not installed')
 
 
-@pytest.fixture(scope='module')
-def steps(synthetic_root, tmp_path_factory):
-    """Steps 1 and 2 on TensorFlow and on torch from the same weights and batches, and step 2 on torch
-    continued from TensorFlow's resume state after step 1."""
-    return backend_steps(synthetic_root, tmp_path_factory.mktemp('torch-backend'), ('tensorflow', 'torch'),
-                         (('tensorflow', 'torch'),))
-
-
 @pytest.mark.slow
-def test_one_step_on_torch_equals_tensorflow(steps):
-    expected, got = (load(steps[backend], 'step1.npz') for backend in ('tensorflow', 'torch'))
+def test_one_step_on_torch_equals_tensorflow(backend_steps):
+    expected, got = (load(backend_steps.of(backend), 'step1.npz') for backend in ('tensorflow', 'torch'))
     assert int(got['replicas']) == 1
     assert not got['tensorflow_imported'] and expected['tensorflow_imported']
     check_losses(expected, got, 1e-6)
@@ -33,18 +26,18 @@ def test_one_step_on_torch_equals_tensorflow(steps):
     assert max(errors.values()) < 1e-4, errors
     check_state(expected, got, 1e-4)
     # the second step moved the weights on torch too
-    after = load(steps['torch'], 'step2.npz')
+    after = load(backend_steps.of('torch'), 'step2.npz')
     assert relative_l2(got, after, group_keys(got, 'generator')) > 1e-6
 
 
 @pytest.mark.slow
-def test_a_tensorflow_resume_state_continues_on_torch(steps):
-    expected = load(steps['tensorflow'], 'step2.npz')
-    got = load(steps['torch_from_tensorflow'], 'step2.npz')
+def test_a_tensorflow_resume_state_continues_on_torch(backend_steps):
+    expected = load(backend_steps.of('tensorflow'), 'step2.npz')
+    got = load(backend_steps.continued('torch', 'tensorflow'), 'step2.npz')
     check_losses(expected, got, 1e-5)
     check_state(expected, got, 1e-4)
     # and torch's own second step is TensorFlow's
-    check_state(expected, load(steps['torch'], 'step2.npz'), 1e-4)
+    check_state(expected, load(backend_steps.of('torch'), 'step2.npz'), 1e-4)
 
 
 # Engines made in one torch process: --distribute mirrored, --distribute auto under a TF_CONFIG cluster,

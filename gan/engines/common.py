@@ -1,7 +1,17 @@
-"""What every engine shares: the batch check and the loss-scaled Adam."""
+"""What every engine shares: the batch check, the loss-scaled Adam, and how a run of several
+processes (workers) notices that one of them is gone."""
 import keras
 
+from gan.checkpoints import RunError
 from gan.engines import ADAM
+
+# A process of a several-process run silent for this long is taken as dead by the coordination
+# service (TensorFlow's or jax's), which then stops the others.
+HEARTBEAT_SECONDS = 10
+
+
+class PeerLostError(RunError):
+    """Another process (worker) of a several-process run died or became unreachable."""
 
 
 def check_batch(replicas, global_batch_size):

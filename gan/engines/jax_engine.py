@@ -13,30 +13,79 @@ are means over the global batch, so the step is that of one device on the whole 
 machines every process runs the same command with JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and
 JAX_PROCESS_ID set (``connect_processes``); process 0 writes the files.
 """
+import atexit
 import contextlib
+import functools
 import os
+import sys
 
 import jax
 import keras
 import numpy as np
 
 from gan import devices
-from gan.engines.common import adam, check_batch
+from gan.engines.common import HEARTBEAT_SECONDS, PeerLostError, adam, check_batch
 
 # The groups of variables the engine carries from step to step, in this order.
 GROUPS = ('generator', 'generator_other', 'discriminator', 'discriminator_other', 'g_optimizer', 'd_optimizer')
 
 
 # Set on every process of a run over several machines (README, "Several machines"): jax.distributed
-# then connects the processes before any device is used.
+# then connects the processes before any device is used. jax reads the coordinator's address from
+# the environment itself, but not the number of processes or this process's index: those are read
+# here and passed on.
 COORDINATOR = 'JAX_COORDINATOR_ADDRESS'
+NUM_PROCESSES = 'JAX_NUM_PROCESSES'
+PROCESS_ID = 'JAX_PROCESS_ID'
+
+
+def process_numbers(environ=os.environ):
+    """(number of processes, this process's index) from JAX_NUM_PROCESSES and JAX_PROCESS_ID; a
+    missing or bad value is a ValueError naming the variable."""
+    def whole_number(name, least):
+        text = environ.get(name, '').strip()
+        if not text:
+            raise ValueError('%s is set, so %s must be set too (README, "Several machines")' % (COORDINATOR, name))
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < least:
+            raise ValueError('%s must be a whole number of at least %d, got %r' % (name, least, text))
+        return value
+    count, index = whole_number(NUM_PROCESSES, 1), whole_number(PROCESS_ID, 0)
+    if index >= count:
+        raise ValueError('%s=%d names no process of %s=%d (they are numbered 0 to %d)'
+                         % (PROCESS_ID, index, NUM_PROCESSES, count, count - 1))
+    return count, index
+
+
+# What the error of a collective between processes says when the other side is gone (gloo on CPUs,
+# NCCL on GPUs, the coordination service on both).
+PEER_LOST_WORDS = ('Connection closed', 'Connection reset', 'Gloo', 'NCCL', 'coordination service', 'UNAVAILABLE',
+                   'DEADLINE_EXCEEDED')
+# How a process of a several-process run leaves (see leave_early): (left before the end, exit status).
+_leaving = {'early': True, 'status': 1}
 
 
 def connect_processes():
-    """jax.distributed.initialize() once, when the environment names a coordinator; jax reads it,
-    JAX_NUM_PROCESSES and JAX_PROCESS_ID itself."""
+    """jax.distributed.initialize() once, when the environment names a coordinator."""
     if os.environ.get(COORDINATOR) and not jax.distributed.is_initialized():
-        jax.distributed.initialize()
+        count, index = process_numbers()
+        jax.distributed.initialize(os.environ[COORDINATOR], num_processes=count, process_id=index,
+                                   heartbeat_timeout_seconds=HEARTBEAT_SECONDS)
+        atexit.register(leave_early)   # runs before jax's own shutdown, registered earlier
+
+
+def leave_early():
+    """At exit, a process that leaves a several-process run before its end (an error, Ctrl-C) leaves
+    at once with its exit status: jax's shutdown would make it wait (five minutes) for the others,
+    which wait for it in their next step. The coordination service then stops them within
+    HEARTBEAT_SECONDS. A process that ended its training (Engine.finish) shuts down the normal way."""
+    if _leaving['early']:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_leaving['status'])
 
 
 def is_chief():
@@ -203,16 +252,50 @@ class Engine:
         gradients, _, _ = self._g_gradients(self.state, self.frozen, self.place(batch))
         return [np.asarray(g) for g in gradients]
 
+    def _evaluated(self, function, batch):
+        """``function(state, frozen, batch)`` of an evaluation (validation, sample sheets): over the
+        devices of the run in one process. In a run of several processes it runs on this process
+        alone, from its own copy of the replicated state: a computation over every process's devices
+        would wait for all of them, and the sample sheet is the chief's alone."""
+        if jax.process_count() == 1:
+            return function(self.state, self.frozen, self.place(batch))
+        local = functools.partial(jax.tree_util.tree_map, lambda value: value.addressable_data(0))
+        return function(local(self.state), local(self.frozen), batch)
+
     def validation_terms(self, batch):
-        terms = self._validation_terms(self.state, self.frozen, self.place(batch))
+        terms = self._evaluated(self._validation_terms, batch)
         return {name: np.asarray(value) for name, value in terms.items()}
 
     def generate(self, batch):
-        return np.asarray(self._generate(self.state, self.frozen, self.place(batch)))
+        return np.asarray(self._evaluated(self._generate, batch))
 
     @contextlib.contextmanager
     def peers_guard(self):
-        yield
+        """In a several-process run: a collective of a step that fails because another process is
+        gone becomes one PeerLostError line; the exit status of a training that ends with an
+        exception is recorded for leave_early."""
+        try:
+            try:
+                yield
+            except jax.errors.JaxRuntimeError as error:
+                lost = self.peer_lost(error)
+                if lost is None:
+                    raise
+                raise lost from error
+        except BaseException as error:
+            _leaving['status'] = getattr(error, 'exit_status', 130 if isinstance(error, KeyboardInterrupt) else 1)
+            raise
+
+    def peer_lost(self, error):
+        """The PeerLostError for ``error`` of a step of a several-process run, or None for another error
+        (the collectives between processes fail with these words when the other side is gone)."""
+        text = str(error).strip()
+        if not (self.multi_worker and any(word in text for word in PEER_LOST_WORDS)):
+            return None
+        return PeerLostError('process %d: another process of this run stopped or cannot be reached (%s), so this '
+                             'one stops too; the last complete checkpoint is kept: restart every process with '
+                             '--resume' % (jax.process_index(), text.splitlines()[0][:300]))
 
     def finish(self):
         """Nothing to wait for: every process of a jax.distributed run leaves at its last step."""
+        _leaving['early'] = False
