@@ -9,11 +9,13 @@ is killed before the test ends.
 
 - ``run(command, seconds)``: ``subprocess.run`` with the output captured as text.
 - ``Processes(log_dir)``: commands running side by side, each writing to ``log_dir/NAME.log``.
+- ``free_ports(count)``: ports on 127.0.0.1 that nothing listens on, for processes that talk to each other.
 """
 import math
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import time
 
@@ -23,6 +25,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCALE_VARIABLE = 'TEST_TIMEOUT_SCALE'
 TAIL_LINES = 30
 POLL_SECONDS = 0.2
+
+
+def free_ports(count):
+    """``count`` different ports of 127.0.0.1 that were free a moment ago."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(('127.0.0.1', 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 def timeout_scale():

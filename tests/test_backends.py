@@ -3,7 +3,6 @@ written on one backend continues on the other, and train.py on JAX, killed and r
 uninterrupted run ends, without importing TensorFlow. Each backend runs in a process of its own
 (KERAS_BACKEND is read once, when keras is first imported): tests/backend_runs.py."""
 import json
-import socket
 import sys
 
 import numpy as np
@@ -152,12 +151,6 @@ def test_train_py_on_jax_killed_and_resumed_equals_the_uninterrupted_run(synthet
         assert np.array_equal(expected[key], got[key]), key
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def test_two_jax_processes_train_as_one(synthetic_root, jax_run, tmp_path):
     """jax.distributed between two train.py processes on 127.0.0.1 (README, "Several machines"), one CPU
     device each: DataParallel spans both, each process hands its half of every global batch to its
@@ -165,7 +158,7 @@ def test_two_jax_processes_train_as_one(synthetic_root, jax_run, tmp_path):
     dropout included (jax draws the same random bits for an array however it is split). Only process
     0 writes: process 1's output and log folder stays absent."""
     whole, _ = jax_run
-    coordinator = '127.0.0.1:%d' % free_port()
+    coordinator = '127.0.0.1:%d' % subprocesses.free_ports(1)[0]
     out, other = tmp_path / 'two', tmp_path / 'process1'
     with subprocesses.Processes(str(tmp_path)) as processes:
         started = [processes.start('process%d' % index, jax_train_command(synthetic_root, folder, checkpoints=out), 900,

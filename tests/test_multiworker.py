@@ -20,7 +20,6 @@ differ from those of the same rows in one process.
 import csv
 import json
 import os
-import socket
 import sys
 import time
 
@@ -29,7 +28,7 @@ import numpy as np
 import pytest
 
 from gan import checkpoints
-from tests.subprocesses import ROOT, Processes
+from tests.subprocesses import ROOT, Processes, free_ports
 
 # Seconds (before TEST_TIMEOUT_SCALE) one train.py process may take: each takes 15-100 s here (2-core AMD
 # EPYC), depending on how many others run beside it.
@@ -40,16 +39,6 @@ BATCH = '6'             # the global batch: 3 rows per worker of two, 2 per work
 # train.py with dropout off, so that a multi-worker step is the one-process step to float32 rounding.
 NO_DROPOUT = ('import sys, keras; keras.layers.Dropout.call = lambda self, inputs, training=False: inputs; '
               'sys.argv[0] = "train.py"; import train; sys.exit(train.main())')
-
-
-def free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(('127.0.0.1', 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def tf_configs(count):
@@ -171,9 +160,9 @@ def test_two_workers_stopped_and_resumed_train_as_one_process(synthetic_root, on
         processes.finish(*start_workers(processes, synthetic_root, out, 2, tag='first'))
         assert checkpoints.read_pointer(os.path.join(out, 'checkpoints'))['next_epoch'] == 1
         # ... and two more resume for the second.
-        processes.finish(*start_workers(processes, synthetic_root, out, 2, '--number_of_epochs', '2', '--resume',
-                                        tag='second'))
-        assert 'resumed from' in processes.output(processes.running[-2])
+        second = start_workers(processes, synthetic_root, out, 2, '--number_of_epochs', '2', '--resume', tag='second')
+        processes.finish(*second)
+        assert 'resumed from' in processes.output(second[0])
     # The weights after each epoch and the Adam states after the second are the one process's: the
     # resumed run continued with the weights, Adam states and data order it stopped with.
     check_same_as_one_process(out, one_process(), 2, 2)
