@@ -195,6 +195,10 @@ def train_parser(description='Deformable GAN: training and testing (train.py, te
     add('--width_factor', default=1.0, type=_positive_float, help='Scales every filter count (1.0 = the paper).')
     add('--seed', default=0, type=int, help='Seed of weights, data order and dropout.')
     add('--mixed_precision', default=False, type=_switch, help='float16 compute with loss scaling (GPUs).')
+    add('--tf32', default=False, type=_switch,
+        help='GPUs of the Ampere generation and later: float32 convolutions and matrix products on the '
+             'tensor cores in TensorFloat-32 (10-bit mantissa), faster but no longer float32 arithmetic. '
+             '0: full float32, the reference\'s arithmetic, on every backend. No effect on CPUs.')
     add('--warp_interpolation', default='nearest', choices=['nearest', 'bilinear'],
         help='Sampling of the warped skips (--warp_skip mask/full, --disc_type warp): nearest is what the '
              'reference computed; bilinear is an extension of this project.')

@@ -21,7 +21,7 @@ from PIL import Image
 
 import pose_transform
 import pose_utils
-from gan import atomic
+from gan import atomic, devices
 from script_errors import run_script
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.webp')
@@ -124,6 +124,7 @@ def run_demo(args):
     """Keypoints, pairs, generation and output files; returns (frame PNG paths, GIF path)."""
     import conv_layers
     import weight_files
+    devices.set_tf32(args.tf32)
     names = frame_names(args.target_images_dir)
     if not os.path.isfile(args.source_image):
         raise FileNotFoundError('source image not found: %s' % args.source_image)

@@ -10,7 +10,7 @@ import cmd
 import conv_layers
 import pose_utils
 import weight_files
-from gan import atomic, checkpoints, engines
+from gan import atomic, checkpoints, devices, engines
 from gan.content_features import make_content_extractor
 from gan.trainer import Trainer
 from pose_gan import PoseGAN
@@ -42,9 +42,10 @@ def default_pose_heatmaps(args):
 def make_gan(args, engine=None, pose_heatmaps=None):
     """The compiled PoseGAN of the flags, built in ``engine.scope()`` (the engine of Keras' backend for
     --distribute by default) with both optimisers built (a lazily built optimiser fails in the first
-    distributed step). Seeds weights and dropout from --seed; loads --generator_checkpoint /
-    --discriminator_checkpoint when given."""
+    distributed step), for programs compiled in the arithmetic of --tf32. Seeds weights and dropout
+    from --seed; loads --generator_checkpoint / --discriminator_checkpoint when given."""
     engine = engine or engines.make_engine(args.distribute, args.batch_size)
+    devices.set_tf32(args.tf32)
     engines.set_random_seed(args.seed)
     with engine.scope():
         generator, discriminator = make_networks(args)

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 import pose_utils
 from data.make_synthetic_dataset import ensure_dataset
-from gan import atomic
+from gan import atomic, devices
 from gan.fid import fid_from_features
 from gan.inference import compiled_forward
 from gan.inception_score import inception_score, load_inception, missing_inception_message
@@ -319,6 +319,7 @@ def evaluate(args):
     (``merge_shards`` makes scores.json from all of them)."""
     if args.merge_shards:
         return merge_shards(args)
+    devices.set_tf32(args.tf32)   # the generator's and the scoring networks' arithmetic
     pairs, skipped_pairs, target_keypoints, batches = open_test_pairs(args)
     if not pairs:
         raise ValueError('%s holds no usable test pairs' % args.pairs_file_test)

@@ -1,5 +1,5 @@
 """The training step on a GPU with the JAX backend: step time, pairs/s and the share of the GPU's peak
-at the paper's batch (4) and at the largest batch that fits, in float32 and mixed precision, and
+at the paper's batch (4) and at the largest batch that fits, in float32, TF32 and mixed precision, and
 ``python train.py`` itself end to end.
 
     KERAS_BACKEND=jax python benchmarks/gpu.py --out DIR            # the whole run, about 8 minutes
@@ -10,11 +10,14 @@ Needs keras, jax, numpy, h5py and the project's own modules (and what they impor
 scikit-image, Pillow, tqdm); no TensorFlow. Every configuration runs in a fresh process
 (``--probe``), so that one out of GPU memory, or one stuck compiling, costs only itself:
 
-1. ``--precisions`` (float32; mixed_float16 = ``--mixed_precision 1``, float16 compute with loss
-   scaling; mixed_bfloat16 = Keras' global policy ``mixed_bfloat16``, no loss scaling) at batch 4;
+1. ``--precisions`` (float32, train.py's default: full float32 arithmetic; tf32 = ``--tf32 1``, float32
+   convolutions on the tensor cores in TensorFloat-32; mixed_float16 = ``--mixed_precision 1``, float16
+   compute with loss scaling; mixed_bfloat16 = Keras' global policy ``mixed_bfloat16``, no loss
+   scaling) at batch 4;
 2. ``python train.py`` on the built-in synthetic dataset (built on first use under --data_root), batch
    4, float32: its steady-state pairs/s from its training_log.csv (the epochs after the first);
-3. the largest batch that fits, per precision: --max_batch first, halved while out of memory;
+3. the largest batch that fits, per precision (tf32, mixed_bfloat16, mixed_float16, float32): --max_batch
+   first, halved while out of memory;
 4. the batches between (doubling from 8) while the time lasts.
 
 A configuration is started only while ``--budget`` seconds are left (its time limit is what is left),
@@ -51,7 +54,7 @@ import numpy as np  # noqa: E402
 from benchmarks import common  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PRECISIONS = ('float32', 'mixed_float16', 'mixed_bfloat16')
+PRECISIONS = ('float32', 'tf32', 'mixed_float16', 'mixed_bfloat16')
 PROBE_MARK = 'GPU_PROBE_RESULT '
 # This process only reads the devices: it does not take 75 % of the GPU's memory (JAX's default).
 PREALLOCATE_GIVEN = os.environ.get('XLA_PYTHON_CLIENT_PREALLOCATE')
@@ -60,8 +63,8 @@ OUT_OF_MEMORY = ('RESOURCE_EXHAUSTED', 'Out of memory', 'out of memory', 'OOM wh
 # Dense (no sparsity) peak rates in TFLOP/s, from NVIDIA's data sheets (H100: "NVIDIA H100 Tensor Core
 # GPU" data sheet, SXM5 and PCIe columns, the sparse figures halved; H200: "NVIDIA H200 Tensor Core
 # GPU" data sheet, the same compute as the H100 SXM; A100: its data sheet). 'float32': the CUDA
-# cores; 'tf32': the tensor cores on float32 data (what XLA uses for float32 convolutions and matrix
-# products at JAX's default precision); 'float16' and 'bfloat16': the tensor cores. The device's name
+# cores (the project's float32 arithmetic); 'tf32': the tensor cores on float32 data (--tf32 1);
+# 'float16' and 'bfloat16': the tensor cores. The device's name
 # is matched by substring, the first match wins; an "H100" of no other name is taken as the SXM part
 # (the one named "NVIDIA H100 80GB HBM3"). The data-sheet clocks are boost clocks: a card held at a
 # lower clock reaches less.
@@ -72,8 +75,9 @@ PEAKS_TFLOPS = (
     ('H200', {'float32': 66.9, 'tf32': 494.7, 'float16': 989.4, 'bfloat16': 989.4}),
     ('A100', {'float32': 19.5, 'tf32': 156.0, 'float16': 312.0, 'bfloat16': 312.0}),
 )
-# The tensor-core peak each precision's convolutions run at.
-PEAK_KIND = {'float32': 'tf32', 'mixed_float16': 'float16', 'mixed_bfloat16': 'bfloat16'}
+# The peak each precision's convolutions run at: float32 on the CUDA cores, the others on the tensor cores.
+PEAK_KIND = {'float32': 'float32', 'tf32': 'tf32', 'mixed_float16': 'float16', 'mixed_bfloat16': 'bfloat16'}
+LARGEST_BATCH_ORDER = ('tf32', 'mixed_bfloat16', 'mixed_float16', 'float32')
 
 
 def device_peaks(device_kind):
@@ -88,7 +92,8 @@ def training_flags(options, precision, batch_size):
     """train.py's flags of one configuration: market size (128x64), the paper's `mask` model."""
     return ['--dataset', 'synthetic', '--data_root', options.data_root, '--warp_skip', 'mask',
             '--batch_size', str(batch_size), '--width_factor', str(options.width_factor),
-            '--mixed_precision', '1' if precision == 'mixed_float16' else '0', '--distribute', 'none']
+            '--mixed_precision', '1' if precision == 'mixed_float16' else '0', '--tf32', '1' if precision == 'tf32' else '0',
+            '--distribute', 'none']
 
 
 # ---- one configuration, in this process (--probe) --------------------------------------------
@@ -143,6 +148,7 @@ def probe(options):
     engine.compile(gan)
     result['build_s'] = time.perf_counter() - started
     result['compute_dtype'] = gan.generator.dtype_policy.compute_dtype
+    result['matmul_precision'] = str(jax.config.jax_default_matmul_precision)   # what --tf32 set
     flops = common.training_step_flops(gan.generator, gan.discriminator)
     result['counted_gflop_per_pair'] = flops['step'] / 1e9
     real, fake, batch = device_batches(args, batch_size, jax)
@@ -402,8 +408,9 @@ def main(options):
         status[precision, 4] = run.probe(precision, 4)['status']
     if options.train_epochs:
         run.train_py()
-    # The largest power-of-two batch that fits: the cap first, then halving.
-    for precision in precisions:
+    # The largest power-of-two batch that fits: the cap first, then halving; the tensor-core precisions
+    # first, whose share of the peak is the goal at the largest batch.
+    for precision in sorted(precisions, key=LARGEST_BATCH_ORDER.index):
         if status[precision, 4] != 'ok':
             continue
         for size in reversed(sizes[1:]):

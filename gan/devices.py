@@ -1,5 +1,6 @@
-"""The accelerators Keras' backend sees, asked of that backend only (a JAX run never imports
-TensorFlow). Layers and the optimiser keep Keras' own computation where there is a GPU."""
+"""The accelerators Keras' backend sees and the arithmetic they use, set through that backend only (a
+JAX run never imports TensorFlow). Layers and the optimiser keep Keras' own computation where there is
+a GPU."""
 import functools
 
 import keras
@@ -19,3 +20,23 @@ def gpus():
         import torch
         return tuple('cuda:%d' % i for i in range(torch.cuda.device_count()))
     return ()
+
+
+def set_tf32(enabled):
+    """Float32 convolutions and matrix products on NVIDIA tensor cores in TensorFloat-32 (inputs rounded
+    to a 10-bit mantissa; Ampere and later GPUs) when ``enabled``, else in full float32, the reference's
+    arithmetic. For the whole process, every program compiled afterwards; CPUs compute float32 either
+    way. TensorFlow and JAX use TF32 unless told otherwise, PyTorch for its convolutions: the project
+    tells each backend (``--tf32``, float32 by default)."""
+    backend = keras.backend.backend()
+    if backend == 'tensorflow':
+        import tensorflow as tf
+        tf.config.experimental.enable_tensor_float_32_execution(bool(enabled))
+    elif backend == 'jax':
+        import jax
+        # The precision of every convolution and dot of float32 operands XLA compiles from now on.
+        jax.config.update('jax_default_matmul_precision', 'tensorfloat32' if enabled else 'float32')
+    elif backend == 'torch':
+        import torch
+        torch.backends.cuda.matmul.allow_tf32 = bool(enabled)
+        torch.backends.cudnn.allow_tf32 = bool(enabled)

@@ -24,7 +24,7 @@ from tqdm import tqdm  # noqa: E402
 import pose_utils  # noqa: E402
 from create_pairs_dataset import person_id, usable_names  # noqa: E402
 from data.make_synthetic_dataset import ensure_dataset  # noqa: E402
-from gan import atomic  # noqa: E402
+from gan import atomic, devices  # noqa: E402
 from script_errors import run_script  # noqa: E402
 
 TRAIN_LIST_PREFIX = 'dataset/bounding_box_train/'
@@ -109,6 +109,7 @@ def main(argv=None):
     import weight_files
 
     def work():
+        devices.set_tf32(args.tf32)
         # The checkpoint first: a wrong or damaged one stops the run before anything is written.
         generator = conv_layers.make_generator(**conv_layers.network_options(args))
         weight_files.load_weights(generator, args.generator_checkpoint)

@@ -37,3 +37,16 @@ def test_tables_give_the_largest_batch_run_and_what_was_not_measured():
     not_measured = text.split('**Not measured**')[1].split('**')[0]
     assert 'out_of_memory' in not_measured and 'skipped (budget)' in not_measured
     assert 'train.py end to end' in text and 'NVIDIA H100 80GB HBM3' in text
+
+
+def test_each_precision_has_its_flags_and_peak():
+    options = gpu.parse(['--data_root', '/data'])
+    flags = {precision: gpu.training_flags(options, precision, 4) for precision in gpu.PRECISIONS}
+
+    def value(precision, flag):
+        return flags[precision][flags[precision].index(flag) + 1]
+    assert [value(p, '--tf32') for p in gpu.PRECISIONS] == ['0', '1', '0', '0']
+    assert [value(p, '--mixed_precision') for p in gpu.PRECISIONS] == ['0', '0', '1', '0']
+    peaks = gpu.device_peaks('NVIDIA H100 80GB HBM3')[1]
+    assert [peaks[gpu.PEAK_KIND[p]] for p in gpu.PRECISIONS] == [66.9, 494.7, 989.4, 989.4]
+    assert sorted(gpu.LARGEST_BATCH_ORDER) == sorted(gpu.PRECISIONS)

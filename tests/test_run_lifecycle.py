@@ -283,7 +283,7 @@ def test_every_flag_is_either_run_defining_or_free():
             'display_ratio', 'pose_estimator', 'images_for_test', 'cache_pose_rep', 'generated_images_dir',
             'load_generated_images', 'use_dropout_test', 'resume', 'overwrite', 'log_dir', 'distribute',
             'vgg_weights', 'inception_weights', 'inception_graph', 'data_workers', 'save_every_steps',
-            'lpips_weights', 'pckh'}
+            'lpips_weights', 'pckh', 'tf32'}
     flags = set(vars(cmd.train_parser().parse_args([])))
     assert set(cmd.RUN_FLAGS) <= flags
     unclassified = flags - set(cmd.RUN_FLAGS) - free

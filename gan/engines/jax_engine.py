@@ -94,6 +94,12 @@ def is_chief():
     return jax.process_index() == 0
 
 
+def host_floats(values):
+    """A dict of scalars on the device as Python floats, copied in one transfer (``float`` on each
+    would wait for one device-to-host copy after the other)."""
+    return {name: float(value) for name, value in jax.device_get(values).items()}
+
+
 def make_optimizer(mixed_precision):
     return adam(mixed_precision)
 
@@ -235,11 +241,11 @@ class Engine:
     # ---- steps -------------------------------------------------------------------------------
     def discriminator_step(self, real_batch, fake_batch):
         self.state, values = self._d_step(self.state, self.frozen, self.place(real_batch), self.place(fake_batch))
-        return {name: float(value) for name, value in values.items()}
+        return host_floats(values)
 
     def generator_step(self, batch):
         self.state, values = self._g_step(self.state, self.frozen, self.place(batch))
-        return {name: float(value) for name, value in values.items()}
+        return host_floats(values)
 
     def discriminator_gradients(self, real_batch, fake_batch):
         """The discriminator's (loss-scaled) gradients, in trainable-variable order, without an update."""
