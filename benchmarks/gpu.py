@@ -25,9 +25,11 @@ so the run ends within the budget; skipped ones are listed. The results go to OU
 figure and raw time) and OUT/gpu.md (the tables) after every configuration, so an interrupted run
 keeps what it measured.
 
-A step is what gan/trainer.py runs: one discriminator update then one generator update, each
-``engine.discriminator_step`` / ``engine.generator_step`` of the JAX engine (a jit-compiled program
-each; the loss terms read back as floats, which waits for the device). The batches are synthetic
+A step is what gan/trainer.py runs: one discriminator update then one generator update of the JAX
+engine (a jit-compiled program each), each update's loss terms read back as floats (which waits for
+the device) once the next update has started, as the trainer reads them (``step_s``), and, for
+comparison, before it starts (``synced_step_s``: the device idles while the host reads the losses
+and starts the next update). The batches are synthetic
 (the realistic pose inputs of ``step_probe.memory_batch`` repeated to the batch size), already on the
 device: the timed step excludes loading and the host-to-device copy (train.py's row includes both).
 The two programs are compiled ahead of time (``jit(...).lower(...).compile()``), which gives the
@@ -58,6 +60,7 @@ PRECISIONS = ('float32', 'tf32', 'mixed_float16', 'mixed_bfloat16')
 PROBE_MARK = 'GPU_PROBE_RESULT '
 # This process only reads the devices: it does not take 75 % of the GPU's memory (JAX's default).
 PREALLOCATE_GIVEN = os.environ.get('XLA_PYTHON_CLIENT_PREALLOCATE')
+ROUNDS = 3   # of --steps steps each, timed as a whole
 OUT_OF_MEMORY = ('RESOURCE_EXHAUSTED', 'Out of memory', 'out of memory', 'OOM when allocating')
 
 # Dense (no sparsity) peak rates in TFLOP/s, from NVIDIA's data sheets (H100: "NVIDIA H100 Tensor Core
@@ -161,22 +164,43 @@ def probe(options):
     result['xla_gflop_per_pair'] = None if None in xla else sum(xla) / batch_size / 1e9
     engine._d_step, engine._g_step = d_compiled, g_compiled
 
-    def step():
+    def synced_step():
+        """One step, each update's losses read before the next update starts."""
         values = engine.discriminator_step(real, fake)
         values.update(engine.generator_step(batch))
-        jax.block_until_ready(engine.state)
         return values
 
-    times = []
+    def trainer_steps(count):
+        """``count`` steps as gan/trainer.py runs them: each update's losses read once the next update
+        has started; the losses of the last step."""
+        unread, last = [], {}
+        for _ in range(count):
+            for update in (lambda: engine.start_discriminator_step(real, fake),
+                           lambda: engine.start_generator_step(batch)):
+                unread.append(update())
+                if len(unread) > 1:
+                    last.update(engine.read_losses(unread.pop(0)))
+        last.update(engine.read_losses(unread.pop(0)))
+        jax.block_until_ready(engine.state)
+        return last
+
+    synced = []
     for index in range(options.warmup + options.steps):
         started = time.perf_counter()
-        values = step()
+        synced_step()
         if index >= options.warmup:
-            times.append(time.perf_counter() - started)
+            synced.append(time.perf_counter() - started)
+    rounds = []
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        values = trainer_steps(options.steps)
+        rounds.append((time.perf_counter() - started) / options.steps)
     result['losses'] = values
     result['finite'] = bool(all(np.isfinite(value) for value in values.values()))
-    result['step'] = common.summary(times)
-    result['step_s'] = statistics.median(times)
+    result['step'] = common.summary(rounds)
+    result['step_s'] = statistics.median(rounds)
+    result['synced_step'] = common.summary(synced)
+    result['synced_step_s'] = statistics.median(synced)
     result['pairs_per_s'] = batch_size / result['step_s']
     stats = jax.devices()[0].memory_stats() or {}
     if 'peak_bytes_in_use' in stats:
@@ -345,10 +369,12 @@ def markdown(results, echo=False):
     rows = [dict(p, step_s=p['step_s'], peak_memory_gib=p.get('peak_memory_gib', '')) for p in ok]
     parts.append(print_table(
         sorted(rows, key=lambda r: (PRECISIONS.index(r['precision']), r['batch_size'])),
-        ['precision', 'batch_size', 'step_s', 'pairs_per_s', 'counted_tflops', 'of_peak', 'xla_gflop_per_pair',
-         'xla_of_peak', 'peak_memory_gib', 'compile_s', 'finite'],
-        'Market-size mask step (D update + G update), width %s, JAX; median of %d steps after %d'
-        % (results['options']['width_factor'], results['options']['steps'], results['options']['warmup'])))
+        ['precision', 'batch_size', 'step_s', 'pairs_per_s', 'synced_step_s', 'counted_tflops', 'of_peak',
+         'xla_gflop_per_pair', 'xla_of_peak', 'peak_memory_gib', 'compile_s', 'finite'],
+        'Market-size mask step (D update + G update), width %s, JAX: step_s, as the trainer runs it (median '
+        'of %d rounds of %d steps); synced_step_s, each update read before the next starts (median of %d '
+        'steps after %d)' % (results['options']['width_factor'], ROUNDS, results['options']['steps'],
+                             results['options']['steps'], results['options']['warmup'])))
     largest = []
     for precision in PRECISIONS:
         fits = [p for p in ok if p['precision'] == precision]

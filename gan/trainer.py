@@ -65,6 +65,8 @@ class Trainer:
         self.first_epoch, self.first_step = args.start_epoch, 0
         self.end_epoch = args.start_epoch + args.number_of_epochs
         self.epoch_sums = {}   # loss term -> [sum, count] over the epoch's steps so far
+        # Updates started whose losses are not read yet: (update, epoch, step, values as the engine holds them).
+        self.unread = []
         self.stops = None
 
     # ---- resume ------------------------------------------------------------------------------
@@ -118,6 +120,22 @@ class Trainer:
         first = self.stream_batch(first_epoch, first_step)
         return self.engine.training_batches(self.dataset, first, self.stream_batch(end_epoch, 0) - first)
 
+    def _started(self, update, epoch, step, values):
+        """Records an update just started, then reads the losses of the ones before it: the device runs
+        this one meanwhile (gan/engines/common.py, Steps)."""
+        self.unread.append((update, epoch, step, values))
+        self._read_losses(keep=1)
+
+    def _read_losses(self, keep=0):
+        """Reads, checks and adds up the losses of the started updates but the last ``keep``. Before
+        anything is saved every update is read (``keep`` 0): a state is written only after its losses
+        are known to be finite."""
+        while len(self.unread) > keep:
+            update, epoch, step, values = self.unread.pop(0)
+            values = self.engine.read_losses(values)
+            self._check_finite(values, epoch, step, update)
+            self._add(values)
+
     def _add(self, values):
         for name, value in values.items():
             total = self.epoch_sums.setdefault(name, [0.0, 0])
@@ -140,15 +158,13 @@ class Trainer:
                         disable=not self.chief, dynamic_ncols=True, initial=first_step, total=args.batches_per_epoch)
         for step in progress:
             for _ in range(args.training_ratio):
-                values = self.engine.discriminator_step(next(batches), next(batches))
-                self._check_finite(values, epoch, step, 'discriminator')
-                self._add(values)
-            values = self.engine.generator_step(next(batches))
-            self._check_finite(values, epoch, step, 'generator')
-            self._add(values)
-            means = self.epoch_means()
-            progress.set_postfix({k: '%.3g' % means[k] for k in ('D_total', 'G_total')})
+                self._started('discriminator', epoch, step,
+                              self.engine.start_discriminator_step(next(batches), next(batches)))
+            self._started('generator', epoch, step, self.engine.start_generator_step(next(batches)))
+            means = self.epoch_means()   # of the updates read so far
+            progress.set_postfix({k: '%.3g' % means[k] for k in ('D_total', 'G_total') if k in means})
             self._after_step(epoch, step + 1, progress)
+        self._read_losses()
         return self.epoch_means()
 
     def _after_step(self, epoch, next_step, progress):
@@ -157,6 +173,7 @@ class Trainer:
         stopping = self.stops is not None and self.stops.requested
         if not (stopping or (every and next_step % every == 0 and next_step < self.args.batches_per_epoch)):
             return
+        self._read_losses()
         if self.chief:
             self.save_state(epoch, next_step)
         if stopping:

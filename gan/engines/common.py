@@ -1,5 +1,5 @@
-"""What every engine shares: the batch check, the loss-scaled Adam, and how a run of several
-processes (workers) notices that one of them is gone."""
+"""What every engine shares: the two steps as the trainer starts and reads them, the batch check, the
+loss-scaled Adam, and how a run of several processes (workers) notices that one of them is gone."""
 import keras
 
 from gan.checkpoints import RunError
@@ -12,6 +12,26 @@ HEARTBEAT_SECONDS = 10
 
 class PeerLostError(RunError):
     """Another process (worker) of a several-process run died or became unreachable."""
+
+
+class Steps:
+    """The updates of an engine, started and read apart. ``start_discriminator_step`` and
+    ``start_generator_step`` hand the update to the backend and return its loss terms as the backend
+    holds them; ``read_losses`` waits for them and makes them floats. A GPU runs an update while the
+    host starts the next one, so the trainer reads each update's losses after it has started the
+    next: the device does not wait for the host between updates."""
+
+    def discriminator_step(self, real_batch, fake_batch):
+        """One discriminator update; its loss terms as floats."""
+        return self.read_losses(self.start_discriminator_step(real_batch, fake_batch))
+
+    def generator_step(self, batch):
+        """One generator update; its loss terms as floats."""
+        return self.read_losses(self.start_generator_step(batch))
+
+    @staticmethod
+    def read_losses(values):
+        return {name: float(value) for name, value in values.items()}
 
 
 def check_batch(replicas, global_batch_size):

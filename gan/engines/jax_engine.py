@@ -24,7 +24,7 @@ import keras
 import numpy as np
 
 from gan import devices
-from gan.engines.common import HEARTBEAT_SECONDS, PeerLostError, adam, check_batch
+from gan.engines.common import HEARTBEAT_SECONDS, PeerLostError, Steps, adam, check_batch
 
 # The groups of variables the engine carries from step to step, in this order.
 GROUPS = ('generator', 'generator_other', 'discriminator', 'discriminator_other', 'g_optimizer', 'd_optimizer')
@@ -94,17 +94,11 @@ def is_chief():
     return jax.process_index() == 0
 
 
-def host_floats(values):
-    """A dict of scalars on the device as Python floats, copied in one transfer (``float`` on each
-    would wait for one device-to-host copy after the other)."""
-    return {name: float(value) for name, value in jax.device_get(values).items()}
-
-
 def make_optimizer(mixed_precision):
     return adam(mixed_precision)
 
 
-class Engine:
+class Engine(Steps):
     """Steps of a compiled BaseGAN on JAX."""
     name = 'jax'
 
@@ -239,13 +233,19 @@ class Engine:
         return dataset.train_batches(first_batch, number_of_batches)
 
     # ---- steps -------------------------------------------------------------------------------
-    def discriminator_step(self, real_batch, fake_batch):
+    def start_discriminator_step(self, real_batch, fake_batch):
         self.state, values = self._d_step(self.state, self.frozen, self.place(real_batch), self.place(fake_batch))
-        return host_floats(values)
+        return values
 
-    def generator_step(self, batch):
+    def start_generator_step(self, batch):
         self.state, values = self._g_step(self.state, self.frozen, self.place(batch))
-        return host_floats(values)
+        return values
+
+    @staticmethod
+    def read_losses(values):
+        """The loss terms in one device-to-host transfer (``float`` on each would wait for one copy
+        after the other)."""
+        return {name: float(value) for name, value in jax.device_get(values).items()}
 
     def discriminator_gradients(self, real_batch, fake_batch):
         """The discriminator's (loss-scaled) gradients, in trainable-variable order, without an update."""

@@ -12,7 +12,7 @@ import keras
 import tensorflow as tf
 
 from gan import distribute
-from gan.engines.common import adam
+from gan.engines.common import Steps, adam
 from gan.fused_adam import FusedAdam
 
 
@@ -55,7 +55,7 @@ def generator_update(gan, batch):
     return values
 
 
-class Engine:
+class Engine(Steps):
     """Steps of a compiled BaseGAN on TensorFlow under the strategy of --distribute."""
     name = 'tensorflow'
 
@@ -102,11 +102,11 @@ class Engine:
         return iter(distribute.distribute(self.strategy, data))
 
     # ---- steps -------------------------------------------------------------------------------
-    def discriminator_step(self, real_batch, fake_batch):
-        return {name: float(value) for name, value in self._d_step(real_batch, fake_batch).items()}
+    def start_discriminator_step(self, real_batch, fake_batch):
+        return self._d_step(real_batch, fake_batch)
 
-    def generator_step(self, batch):
-        return {name: float(value) for name, value in self._g_step(batch).items()}
+    def start_generator_step(self, batch):
+        return self._g_step(batch)
 
     def discriminator_gradients(self, real_batch, fake_batch):
         """The discriminator's (loss-scaled) gradients, in trainable-variable order, without an update."""

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from gan import devices
-from gan.engines.common import adam, check_batch
+from gan.engines.common import Steps, adam, check_batch
 
 
 def is_chief():
@@ -40,7 +40,7 @@ def check_one_device(distribute_kind):
                          % (distribute_kind, found if distribute_kind == 'auto' else 'asked for several'))
 
 
-class Engine:
+class Engine(Steps):
     """Steps of a compiled BaseGAN in eager PyTorch on one device."""
     name = 'torch'
 
@@ -102,15 +102,15 @@ class Engine:
             optimizer.apply(gradients, variables)
 
     # ---- steps -------------------------------------------------------------------------------
-    def discriminator_step(self, real_batch, fake_batch):
+    def start_discriminator_step(self, real_batch, fake_batch):
         gradients, values = self._discriminator_gradients(real_batch, fake_batch)
         self._apply(self.gan.d_optimizer, gradients, self.gan.discriminator.trainable_variables)
-        return {name: float(value) for name, value in values.items()}
+        return values
 
-    def generator_step(self, batch):
+    def start_generator_step(self, batch):
         gradients, values = self._generator_gradients(batch)
         self._apply(self.gan.g_optimizer, gradients, self.gan.generator.trainable_variables)
-        return {name: float(value) for name, value in values.items()}
+        return values
 
     def discriminator_gradients(self, real_batch, fake_batch):
         """The discriminator's (loss-scaled) gradients, in trainable-variable order, without an update."""
