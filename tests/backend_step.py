@@ -11,8 +11,11 @@ random masks. Writes OUT_DIR/step1.npz (the loss terms of step 1, the gradients 
 the starting weights, every weight and Adam slot after it), the resume state after step 1 in
 OUT_DIR/checkpoints (gan/checkpoints.py), and OUT_DIR/step2.npz (the same after step 2). With
 --restore, the process then reads the state after step 1 from STATE_DIR (written by any backend) and
-takes step 2 again from it, into OUT_DIR/continued/step2.npz.
+takes step 2 again from it, into OUT_DIR/continued/step2.npz. On JAX it also writes
+OUT_DIR/precisions.json: the precision each float32 convolution and dot product of its programs asks
+XLA for.
 """
+import json
 import os
 import sys
 
@@ -28,6 +31,7 @@ from gan import engines  # noqa: E402
 from gan import checkpoints  # noqa: E402
 from gan.checkpoints import save_weights  # noqa: E402
 from pose_training import make_gan  # noqa: E402
+from tests import precision  # noqa: E402
 from tests.fixtures_data import training_args  # noqa: E402
 
 
@@ -51,6 +55,17 @@ def step(engine, gan, real, fake, batch, path, gradients):
             if value.dtype.kind == 'f':   # the dropout seed states are each backend's own
                 result['%s/%03d' % (group, i)] = value
     np.savez(path, **result)
+
+
+def write_precisions(engine, batches, path):
+    """{program: {precision: count}} of the float32 convolutions and dot products in the JAX engine's
+    programs as lowered for XLA (tests/precision.py)."""
+    real, fake, batch = batches
+    lowered = {'discriminator_update': engine._d_step.lower(engine.state, engine.frozen, real, fake),
+               'generator_update': engine._g_step.lower(engine.state, engine.frozen, batch),
+               'generate': engine._generate.lower(engine.state, engine.frozen, batch)}
+    with open(path, 'w') as f:
+        json.dump({name: precision.precisions(program.as_text()) for name, program in lowered.items()}, f)
 
 
 def main(root, out, shared, *flags):
@@ -78,6 +93,8 @@ def main(root, out, shared, *flags):
     stored = np.load(batches_file)
     batches = [{k.split('/', 1)[1]: stored[k] for k in stored.files if k.startswith('%d/' % i)} for i in range(6)]
     engine.compile(gan)
+    if keras.backend.backend() == 'jax':
+        write_precisions(engine, batches[:3], os.path.join(out, 'precisions.json'))
     step(engine, gan, *batches[:3], os.path.join(out, 'step1.npz'), gradients=True)
     checkpoints.save_resume_state(variables_of(gan), os.path.join(out, 'checkpoints'),
                                   {'next_epoch': 0, 'next_step': 1}, {'run': {}})

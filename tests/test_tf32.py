@@ -3,7 +3,6 @@ TensorFloat-32 on Ampere and later GPUs), TensorFloat-32 when asked. A CPU compu
 way, so these tests read what each backend is told: TensorFlow's switch, the precision XLA is asked
 for in the JAX engine's programs, PyTorch's switches."""
 import json
-import os
 import sys
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from tests import subprocesses
 from tests.backend_runs import backend_env
 from tests.fixtures_data import training_args
-from tests.precision_probe import MARK, precisions
+from tests.precision import precisions
 
 
 def test_train_py_flags_set_tensorflow_float32_unless_tf32(synthetic_root, tmp_path):
@@ -44,19 +43,31 @@ def test_precisions_are_read_from_lowered_programs():
 
 
 @pytest.mark.slow
-def test_jax_programs_ask_for_float32_unless_tf32(synthetic_root, tmp_path):
-    """Every float32 convolution and dot product of the JAX engine's updates and of its generator
-    asks XLA for HIGHEST (float32) precision under train.py's defaults, HIGH (TensorFloat-32 on NVIDIA
-    GPUs) under --tf32 1: none is left to the default, which is TensorFloat-32 on those GPUs."""
-    pytest.importorskip('jax')
-    script = os.path.join(subprocesses.ROOT, 'tests', 'precision_probe.py')
-    result = subprocesses.run([sys.executable, script, synthetic_root, str(tmp_path), '--warp_skip', 'mask'], 120,
-                              env=backend_env('jax', tmp_path / 'jax-cache'))
-    assert result.returncode == 0, result.stderr[-3000:]
-    found = json.loads(next(line for line in result.stdout.splitlines() if line.startswith(MARK))[len(MARK):])
-    for name, counts in found['flags'].items():
+def test_jax_engine_programs_ask_for_float32(backend_steps):
+    """Every float32 convolution and dot product of the JAX engine's updates and of its generator,
+    under train.py's defaults, asks XLA for HIGHEST (float32) precision: none is left to the default,
+    which is TensorFloat-32 on NVIDIA GPUs."""
+    with open(backend_steps.of('jax') / 'precisions.json') as f:
+        found = json.load(f)
+    assert sorted(found) == ['discriminator_update', 'generate', 'generator_update']
+    for name, counts in found.items():
         assert list(counts) == ['HIGHEST'] and counts['HIGHEST'] >= 10, (name, counts)
-    assert found['tf32'] == {'generator_update': {'HIGH': found['flags']['generator_update']['HIGHEST']}}
+
+
+def test_jax_is_told_both_ways(tmp_path):
+    pytest.importorskip('jax')
+    code = ('import json, jax, keras, numpy as np\n'
+            'from gan import devices\n'
+            'from tests.precision import precisions\n'
+            'def program(x, k):\n'
+            '    return keras.ops.matmul(keras.ops.conv(x, k, padding="same").reshape(1, -1), np.ones((256, 2), "float32"))\n'
+            'x, k = np.ones((1, 8, 8, 3), "float32"), np.ones((3, 3, 3, 4), "float32")\n'
+            'for enabled in (False, True):\n'
+            '    devices.set_tf32(enabled)\n'
+            '    print(json.dumps(precisions(jax.jit(program).lower(x, k).as_text())))\n')
+    result = subprocesses.run([sys.executable, '-c', code], 120, env=backend_env('jax', tmp_path / 'jax-cache'))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [json.loads(line) for line in result.stdout.splitlines()] == [{'HIGHEST': 2}, {'HIGH': 2}]
 
 
 def test_torch_is_told_both_ways(tmp_path):
