@@ -4,9 +4,12 @@ own (KERAS_BACKEND is read once), on random batches of the networks' input shape
 
     python benchmarks/backends.py                           # tensorflow and jax, --warp_skip mask, batch 4
     python benchmarks/backends.py --width_factor 0.25 --steps 5 --backends tensorflow,jax
+    python benchmarks/backends.py --convolutions            # where the backends' steps differ
 
 Prints the machine line, then per backend: the first step (compilation included), the median step
-after it and pairs per second.
+after it and pairs per second. With --convolutions, per backend instead: each 4x4 stride-2 convolution
+of the two networks alone (one per shape), forward and both gradients (kernel and input), as the step
+computes them.
 """
 import os
 import sys
@@ -47,7 +50,60 @@ def random_batch(gan, batch_size, rng):
     return batch
 
 
-def child(flags, steps):
+def convolution_gradient(layer, inputs):
+    """A function of no arguments: ``layer`` on ``inputs``, forward and the gradients of a sum of
+    squares with respect to its kernel and its input, compiled by the backend, results on the host."""
+    import keras
+    import numpy as np
+    backend = keras.backend.backend()
+    if backend == 'jax':
+        import jax
+        import jax.numpy as jnp
+
+        def loss(trainable, x):
+            y, _ = layer.stateless_call(trainable, [], x)
+            return jnp.sum(y * y)
+        gradient = jax.jit(jax.grad(loss, argnums=(0, 1)))
+        trainable, x = [v.value for v in layer.trainable_variables], jnp.asarray(inputs)
+        return lambda: jax.block_until_ready(gradient(trainable, x))
+    if backend == 'tensorflow':
+        import tensorflow as tf
+        x = tf.constant(inputs)
+
+        @tf.function
+        def gradient():
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = layer(x)
+                total = tf.reduce_sum(y * y)
+            return tape.gradient(total, layer.trainable_variables + [x])
+        return lambda: [np.asarray(g) for g in gradient()]
+    raise SystemExit('--convolutions: tensorflow or jax, not %s' % backend)
+
+
+def convolution_rows(gan, batch_size, repeats):
+    """One row per distinct (input shape, kernel shape) of the networks' 4x4 stride-2 convolutions."""
+    import keras
+    import numpy as np
+    rows, seen = [], set()
+    for model in (gan.generator, gan.discriminator):
+        for layer in model.layers:
+            if not (isinstance(layer, keras.layers.Conv2D) and tuple(layer.strides) == (2, 2)):
+                continue
+            shape = (batch_size,) + tuple(layer.input.shape[1:])
+            key = (shape, tuple(layer.kernel.shape))
+            if key in seen:
+                continue
+            seen.add(key)
+            inputs = np.random.default_rng(0).uniform(-1, 1, shape).astype('float32')
+            times = common.time_calls(convolution_gradient(layer, inputs), repeats, warmup=2)
+            rows.append({'backend': keras.backend.backend(), 'network': model.name, 'layer': layer.name,
+                         'input': 'x'.join(map(str, shape[1:])), 'kernel': 'x'.join(map(str, layer.kernel.shape)),
+                         'ms': 1e3 * common.summary(times)['median_s']})
+    return rows
+
+
+def child(flags, steps, convolutions=False):
     """One backend: the step timed in this process; prints the result as one JSON line."""
     import keras
     import numpy as np
@@ -58,6 +114,10 @@ def child(flags, steps):
     engine = engines.make_engine(args.distribute, args.batch_size)
     gan = make_gan(args, engine)
     engine.compile(gan)
+    if convolutions:
+        for row in convolution_rows(gan, args.batch_size, steps):
+            print(RESULT + json.dumps(row), flush=True)
+        return
     rng = np.random.default_rng(0)
     batches = [random_batch(gan, args.batch_size, rng) for _ in range(3)]
 
@@ -81,31 +141,49 @@ def main():
     parser.add_argument('--batch_size', default=4, type=int)
     parser.add_argument('--width_factor', default=1.0, type=cmd.finite_float)
     parser.add_argument('--steps', default=5, type=int, help='Timed steps after the first two.')
+    parser.add_argument('--convolutions', action='store_true',
+                        help='Time each 4x4 stride-2 convolution alone (forward and both gradients) instead of the step.')
     parser.add_argument('--child', action='store_true', help=argparse_suppress())
     args = parser.parse_args()
     flags = ['--dataset', 'market', '--warp_skip', args.warp_skip, '--batch_size', str(args.batch_size),
              '--width_factor', str(args.width_factor)]
     if args.child:
-        return child(flags, args.steps)
+        return child(flags, args.steps, args.convolutions)
     description = common.machine()
     print(common.machine_line(description), flush=True)
     rows = []
     for backend in args.backends.split(','):
         command = [sys.executable, os.path.abspath(__file__), '--child', '--warp_skip', args.warp_skip,
                    '--batch_size', str(args.batch_size), '--width_factor', str(args.width_factor),
-                   '--steps', str(args.steps)]
+                   '--steps', str(args.steps)] + (['--convolutions'] if args.convolutions else [])
         env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL='3')
         result = subprocess.run(command, capture_output=True, text=True, env=env)
         lines = [line for line in result.stdout.splitlines() if line.startswith(RESULT)]
         if result.returncode or not lines:
             print('%s failed:\n%s' % (backend, result.stderr[-3000:]))
             continue
-        rows.append(json.loads(lines[-1][len(RESULT):]))
+        rows += [json.loads(line[len(RESULT):]) for line in (lines if args.convolutions else lines[-1:])]
     description['load_average_after'] = common.load_average()
+    if args.convolutions:
+        rows = convolution_table(rows, args)
+        common.table(rows, list(rows[0]) if rows else [],
+                     '4x4 stride-2 convolutions, forward + gradients, batch %d, width %g, ms (%s)'
+                     % (args.batch_size, args.width_factor, common.machine_line(description)))
+        return common.write_json(args.out, {'machine': description, 'flags': vars(args), 'rows': rows})
     common.table(rows, ['backend', 'first_step_s', 'step_s', 'pairs_per_s'],
                  'market %s step, batch %d, width %g (%s)' % (args.warp_skip, args.batch_size, args.width_factor,
                                                                common.machine_line(description)))
     common.write_json(args.out, {'machine': description, 'flags': vars(args), 'rows': rows})
+
+
+def convolution_table(rows, args):
+    """The per-backend convolution rows side by side: one row per convolution, a column per backend."""
+    table = {}
+    for row in rows:
+        entry = table.setdefault((row['network'], row['layer']), {
+            'network': row['network'], 'layer': row['layer'], 'input': row['input'], 'kernel': row['kernel']})
+        entry[row['backend'] + '_ms'] = row['ms']
+    return list(table.values())
 
 
 def argparse_suppress():
