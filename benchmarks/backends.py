@@ -166,7 +166,9 @@ def main():
     description['load_average_after'] = common.load_average()
     if args.convolutions:
         rows = convolution_table(rows, args)
-        common.table(rows, list(rows[0]) if rows else [],
+        if not rows:
+            raise SystemExit('no backend gave a result (the errors above)')
+        common.table(rows, list(rows[0]),
                      '4x4 stride-2 convolutions, forward + gradients, batch %d, width %g, ms (%s)'
                      % (args.batch_size, args.width_factor, common.machine_line(description)))
         return common.write_json(args.out, {'machine': description, 'flags': vars(args), 'rows': rows})
