@@ -97,6 +97,28 @@ def transposed_conv_4x4_s2(x, kernel):
     return ops.reshape(ops.transpose(total, (0, 1, 3, 2, 4, 5)), (-1, 2 * height + 2, 2 * width + 2, filters))
 
 
+def conv_4x4_s2(x, kernel):
+    """The (B, (h - 4) // 2 + 1, (w - 4) // 2 + 1, O) output of a bias-free 4x4 stride-2 'valid'
+    convolution of x (B, h, w, C) with a Conv2D kernel (4, 4, C, O), as one matrix multiply.
+
+    Output (m, n) reads x[2m + k, 2n + l], k, l < 4 (an odd last row or column is never read, so it is
+    cropped). With k = 2q + r, l = 2s + t and the pixels grouped by parity, S[i, r, j, t] = x[2i + r,
+    2j + t] (a reshape): out[m, n] = sum over q, r, s, t of S[m + q, r, n + s, t] K[2q + r, 2s + t], the
+    four (q, s) shifts of S side by side as (q, r, s, t, C) rows, times K read as (16 C, O).
+    """
+    _, height, width, channels = x.shape
+    filters = kernel.shape[3]
+    rows, columns = (height - 4) // 2 + 1, (width - 4) // 2 + 1
+    parity = ops.reshape(x[:, :2 * rows + 2, :2 * columns + 2],
+                         (-1, rows + 1, 2, columns + 1, 2, channels))            # (B, i, r, j, t, C)
+    shifts = ops.stack([parity[:, q:q + rows, :, s:s + columns] for q in (0, 1) for s in (0, 1)],
+                       axis=1)                                                   # (B, q s, m, r, n, t, C)
+    shifts = ops.reshape(shifts, (-1, 2, 2, rows, 2, columns, 2, channels))      # (B, q, s, m, r, n, t, C)
+    patches = ops.reshape(ops.transpose(shifts, (0, 3, 5, 1, 4, 2, 6, 7)), (-1, 16 * channels))
+    return ops.reshape(ops.matmul(patches, ops.reshape(kernel, (16 * channels, filters))),
+                       (-1, rows, columns, filters))
+
+
 def on_gpu():
     """Whether Keras' backend sees a GPU: the layers below keep Keras' computation there."""
     return bool(devices.gpus())
@@ -115,6 +137,30 @@ class Conv2DTranspose(keras.layers.Conv2DTranspose):
         if (tuple(self.kernel_size) == (4, 4) and tuple(self.strides) == (2, 2) and self.padding == 'valid'
                 and not self.use_bias and self.data_format == 'channels_last' and not on_gpu()):
             return transposed_conv_4x4_s2(inputs, self.kernel)
+        return super().call(inputs)
+
+
+def gemm_down_sampling():
+    """Whether Conv2D below computes with ``conv_4x4_s2``: on a CPU under JAX."""
+    return keras.backend.backend() == 'jax' and not on_gpu()
+
+
+@keras.saving.register_keras_serializable(package='pose_gan')
+class Conv2D(keras.layers.Conv2D):
+    """keras.layers.Conv2D (same arguments, same kernel variable, same class name, as Conv2DTranspose)
+    that computes the blocks' bias-free 4x4 stride-2 'valid' convolutions with ``conv_4x4_s2`` on a CPU
+    under JAX: there, forward and both gradients take less time than with XLA's own convolution at
+    every encoder level, from four fifths of it to a thirtieth or less (the last level, 10x6 -> 4x2,
+    where XLA's CPU convolution falls to a slow path), with AVX-512 and with XLA's code limited to
+    AVX2 (benchmarks/README.md, section 7). On TensorFlow the oneDNN convolution is the faster one, and GPUs
+    have cuDNN: they compute as Keras does, as does anything else."""
+
+    def call(self, inputs):
+        if (tuple(self.kernel_size) == (4, 4) and tuple(self.strides) == (2, 2) and self.padding == 'valid'
+                and tuple(self.dilation_rate) == (1, 1) and self.groups == 1 and not self.use_bias
+                and self.activation is keras.activations.linear and self.data_format == 'channels_last'
+                and gemm_down_sampling()):
+            return conv_4x4_s2(inputs, self.kernel)
         return super().call(inputs)
 
 
@@ -148,7 +194,7 @@ def block(x, n, down=True, norm=True, dropout=False, leaky=True, names=None):
         x = keras.layers.Activation('relu', name=name('activation'))(x)
     if down:
         x = keras.layers.ZeroPadding2D(1, name=name('zero_padding2d'))(x)         # (h+2, w+2, c)
-        x = keras.layers.Conv2D(n, 4, strides=2, use_bias=False, name=name('conv2d'))(x)
+        x = Conv2D(n, 4, strides=2, use_bias=False, name=name('conv2d'))(x)
     else:
         x = Conv2DTranspose(n, 4, strides=2, use_bias=False,
                                 name=name('conv2d_transpose'))(x)                  # (2h+2, 2w+2, n)
@@ -333,8 +379,7 @@ def sim_discriminator(inputs, source_pose, background, width_factor, names, warp
     for n in (128, 256, 512):
         trunk += [keras.layers.LeakyReLU(0.2, name=names('leaky_re_lu')),
                   keras.layers.ZeroPadding2D(1, name=names('zero_padding2d')),
-                  keras.layers.Conv2D(scaled(n, width_factor), 4, strides=2, use_bias=False,
-                                      name=names('conv2d')),
+                  Conv2D(scaled(n, width_factor), 4, strides=2, use_bias=False, name=names('conv2d')),
                   InstanceNormalization(name=names('instance_normalization'))]
 
     def features(x):

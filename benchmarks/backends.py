@@ -8,8 +8,8 @@ own (KERAS_BACKEND is read once), on random batches of the networks' input shape
 
 Prints the machine line, then per backend: the first step (compilation included), the median step
 after it and pairs per second. With --convolutions, per backend instead: each 4x4 stride-2 convolution
-of the two networks alone (one per shape), forward and both gradients (kernel and input), as the step
-computes them.
+of the two networks alone (one per shape), forward and both gradients (kernel and input), as the
+backend's convolution and, for the blocks' layers, as conv_layers' matrix multiply.
 """
 import os
 import sys
@@ -82,10 +82,14 @@ def convolution_gradient(layer, inputs):
 
 
 def convolution_rows(gan, batch_size, repeats):
-    """One row per distinct (input shape, kernel shape) of the networks' 4x4 stride-2 convolutions."""
+    """One row per distinct (input shape, kernel shape) of the networks' 4x4 stride-2 convolutions and
+    per way of computing it: the backend's convolution ('conv'), and for the blocks' bias-free layers
+    (conv_layers.Conv2D) also its matrix multiply ('gemm'), whichever the layer would choose here."""
     import keras
     import numpy as np
-    rows, seen = [], set()
+
+    import conv_layers
+    rows, seen, chosen = [], set(), conv_layers.gemm_down_sampling
     for model in (gan.generator, gan.discriminator):
         for layer in model.layers:
             if not (isinstance(layer, keras.layers.Conv2D) and tuple(layer.strides) == (2, 2)):
@@ -96,17 +100,29 @@ def convolution_rows(gan, batch_size, repeats):
                 continue
             seen.add(key)
             inputs = np.random.default_rng(0).uniform(-1, 1, shape).astype('float32')
-            times = common.time_calls(convolution_gradient(layer, inputs), repeats, warmup=2)
-            rows.append({'backend': keras.backend.backend(), 'network': model.name, 'layer': layer.name,
-                         'input': 'x'.join(map(str, shape[1:])), 'kernel': 'x'.join(map(str, layer.kernel.shape)),
-                         'ms': 1e3 * common.summary(times)['median_s']})
+            gemm = isinstance(layer, conv_layers.Conv2D) and not layer.use_bias
+            for way in ('conv', 'gemm') if gemm else ('conv',):
+                # the way is fixed while the function is compiled, in its first (warm-up) call
+                conv_layers.gemm_down_sampling = lambda: way == 'gemm'
+                try:
+                    times = common.time_calls(convolution_gradient(layer, inputs), repeats, warmup=2)
+                finally:
+                    conv_layers.gemm_down_sampling = chosen
+                rows.append({'backend': keras.backend.backend(), 'way': way, 'network': model.name,
+                             'layer': layer.name, 'input': 'x'.join(map(str, shape[1:])),
+                             'kernel': 'x'.join(map(str, layer.kernel.shape)),
+                             'ms': 1e3 * common.summary(times)['median_s']})
     return rows
 
 
-def child(flags, steps, convolutions=False):
+def child(flags, steps, convolutions=False, xla_convolutions=False):
     """One backend: the step timed in this process; prints the result as one JSON line."""
     import keras
     import numpy as np
+
+    import conv_layers
+    if xla_convolutions:
+        conv_layers.gemm_down_sampling = lambda: False
 
     from gan import engines
     from pose_training import make_gan
@@ -142,20 +158,25 @@ def main():
     parser.add_argument('--width_factor', default=1.0, type=cmd.finite_float)
     parser.add_argument('--steps', default=5, type=int, help='Timed steps after the first two.')
     parser.add_argument('--convolutions', action='store_true',
-                        help='Time each 4x4 stride-2 convolution alone (forward and both gradients) instead of the step.')
+                        help='Time each 4x4 stride-2 convolution alone (forward and both gradients), '
+                             'not the step.')
+    parser.add_argument('--xla_convolutions', action='store_true',
+                        help="JAX on a CPU: the blocks' strided convolutions as XLA's convolution (Keras' Conv2D), "
+                             'not as the matrix multiply of conv_layers.Conv2D.')
     parser.add_argument('--child', action='store_true', help=argparse_suppress())
     args = parser.parse_args()
     flags = ['--dataset', 'market', '--warp_skip', args.warp_skip, '--batch_size', str(args.batch_size),
              '--width_factor', str(args.width_factor)]
     if args.child:
-        return child(flags, args.steps, args.convolutions)
+        return child(flags, args.steps, args.convolutions, args.xla_convolutions)
     description = common.machine()
     print(common.machine_line(description), flush=True)
     rows = []
     for backend in args.backends.split(','):
         command = [sys.executable, os.path.abspath(__file__), '--child', '--warp_skip', args.warp_skip,
                    '--batch_size', str(args.batch_size), '--width_factor', str(args.width_factor),
-                   '--steps', str(args.steps)] + (['--convolutions'] if args.convolutions else [])
+                   '--steps', str(args.steps)] + (['--convolutions'] if args.convolutions else []) + (
+            ['--xla_convolutions'] if args.xla_convolutions else [])
         env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL='3')
         result = subprocess.run(command, capture_output=True, text=True, env=env)
         lines = [line for line in result.stdout.splitlines() if line.startswith(RESULT)]
@@ -168,7 +189,7 @@ def main():
         rows = convolution_table(rows, args)
         if not rows:
             raise SystemExit('no backend gave a result (the errors above)')
-        common.table(rows, list(rows[0]),
+        common.table(rows, list(dict.fromkeys(column for row in rows for column in row)),
                      '4x4 stride-2 convolutions, forward + gradients, batch %d, width %g, ms (%s)'
                      % (args.batch_size, args.width_factor, common.machine_line(description)))
         return common.write_json(args.out, {'machine': description, 'flags': vars(args), 'rows': rows})
@@ -184,7 +205,7 @@ def convolution_table(rows, args):
     for row in rows:
         entry = table.setdefault((row['network'], row['layer']), {
             'network': row['network'], 'layer': row['layer'], 'input': row['input'], 'kernel': row['kernel']})
-        entry[row['backend'] + '_ms'] = row['ms']
+        entry['%s_%s_ms' % (row['backend'], row['way'])] = row['ms']
     return list(table.values())
 
 

@@ -162,16 +162,19 @@ def test_round_trip_of_project_format(tmp_path):
     assert np.array_equal(np.asarray(source(batch, training=False)), np.asarray(target(batch, training=False)))
 
 
-def test_file_written_with_keras_own_transposed_convolution_loads(tmp_path, monkeypatch):
-    """Weight files key layers by class name: a generator built with keras.layers.Conv2DTranspose (as
-    any plain Keras 3 build of these networks is) loads into conv_layers' GEMM-computing subclass, same
-    outputs."""
+def test_file_written_with_keras_own_convolutions_loads(tmp_path, monkeypatch):
+    """Weight files key layers by class name: a generator built with keras.layers.Conv2DTranspose and
+    keras.layers.Conv2D (as any plain Keras 3 build of these networks is) loads into conv_layers'
+    GEMM-computing subclasses, same outputs."""
     with monkeypatch.context() as patch:
         patch.setattr(conv_layers, 'Conv2DTranspose', keras.layers.Conv2DTranspose)
+        patch.setattr(conv_layers, 'Conv2D', keras.layers.Conv2D)
         source = mask_generator()
     target = mask_generator()
     assert type(source.get_layer('conv2d_transpose_1')) is keras.layers.Conv2DTranspose
     assert type(target.get_layer('conv2d_transpose_1')) is conv_layers.Conv2DTranspose
+    assert type(source.get_layer('conv2d_2')) is keras.layers.Conv2D
+    assert type(target.get_layer('conv2d_2')) is conv_layers.Conv2D
     path = tmp_path / 'generator.weights.h5'
     weight_files.save_weights(source, path)
     weight_files.load_weights(target, path)

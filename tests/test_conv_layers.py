@@ -275,6 +275,72 @@ def test_up_sampling_is_right_on_large_inputs(monkeypatch, on_gpu):
     np.testing.assert_allclose(np.asarray(cropped), want[:, 1:-1, 1:-1], atol=1e-5)
 
 
+def windowed_conv(x, kernel):
+    """A bias-free 4x4 stride-2 'valid' convolution by its definition: out[m, n] = sum over k, l of
+    x[2m + k, 2n + l] K[k, l]."""
+    batch, height, width, _ = x.shape
+    rows, columns = (height - 4) // 2 + 1, (width - 4) // 2 + 1
+    out = np.zeros((batch, rows, columns, kernel.shape[3]))
+    for m in range(rows):
+        for n in range(columns):
+            out[:, m, n] = np.einsum('bklc,klco->bo', x[:, 2 * m:2 * m + 4, 2 * n:2 * n + 4], kernel)
+    return out
+
+
+@pytest.mark.parametrize('shape', [(2, 10, 6, 3), (1, 9, 5, 4), (2, 8, 11, 2), (1, 4, 4, 3)])
+def test_gemm_convolution_matches_definition_and_keras(shape):
+    """The blocks' down-sampling convolution as one GEMM (even and odd sizes, the smallest input): the
+    definition in numpy (float64), and Keras' own Conv2D forward and both gradients."""
+    x = np.random.default_rng(3).normal(size=shape).astype(np.float32)
+    layer = keras.layers.Conv2D(5, 4, strides=2, use_bias=False)
+    layer.build(shape)
+    kernel = layer.get_weights()[0]
+    np.testing.assert_allclose(np.asarray(conv_layers.conv_4x4_s2(x, layer.kernel)), windowed_conv(x, kernel),
+                               atol=1e-5)
+    gradients = []
+    for compute in (conv_layers.conv_4x4_s2, lambda inputs, _: layer(inputs)):
+        inputs = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            loss = tf.reduce_sum(compute(inputs, layer.kernel) ** 3)
+        gradients.append([g.numpy() for g in tape.gradient(loss, [inputs, layer.kernel])])
+    for got, want in zip(*gradients):
+        assert np.abs(want).max() > 0.1
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize('backend, on_gpu, gemm', [('jax', False, True), ('jax', True, False),
+                                                  ('tensorflow', False, False), ('torch', False, False)])
+def test_the_gemm_down_sampling_is_for_a_cpu_under_jax(monkeypatch, backend, on_gpu, gemm):
+    monkeypatch.setattr(conv_layers, 'on_gpu', lambda: on_gpu)
+    with monkeypatch.context() as patch:
+        patch.setattr(keras.backend, 'backend', lambda: backend)
+        chosen = conv_layers.gemm_down_sampling()
+    assert chosen is gemm
+
+
+@pytest.mark.parametrize('gemm, use_bias, strides', [(True, False, 2), (False, False, 2), (True, True, 2),
+                                                     (True, False, 1)])
+def test_down_sampling_layer_takes_the_gemm_where_chosen(monkeypatch, gemm, use_bias, strides):
+    """conv_layers.Conv2D computes its bias-free 4x4 stride-2 case with conv_4x4_s2 where chosen, any
+    other case as Keras does; the definition either way."""
+    calls, original = [], conv_layers.conv_4x4_s2
+
+    def spy(x, kernel):
+        calls.append(x.shape)
+        return original(x, kernel)
+    monkeypatch.setattr(conv_layers, 'conv_4x4_s2', spy)
+    monkeypatch.setattr(conv_layers, 'gemm_down_sampling', lambda: gemm)
+    x = np.random.default_rng(4).normal(size=(1, 10, 6, 2)).astype(np.float32)
+    layer = conv_layers.Conv2D(3, 4, strides=strides, use_bias=use_bias)
+    layer.build(x.shape)
+    got = np.asarray(layer(x))
+    assert bool(calls) == (gemm and not use_bias and strides == 2)
+    if strides == 2:
+        bias = layer.get_weights()[1] if use_bias else 0
+        np.testing.assert_allclose(got, windowed_conv(x, layer.get_weights()[0]) + bias, atol=1e-5)
+
+
 def test_cropping_and_its_gradient_match_keras():
     x = tf.constant(np.random.default_rng(2).normal(size=(2, 7, 6, 3)).astype(np.float32))
     results = []
