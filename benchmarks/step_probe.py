@@ -92,12 +92,15 @@ LAYER_SETS = ('project', 'stock')
 def use_stock_layers():
     """Builds every later network and optimiser with what Keras ships instead of the project's faster
     equivalents: keras.layers.Conv2DTranspose (the backend's transposed convolution at every decoder
-    level), keras.layers.Cropping2D (a strided slice) and keras.optimizers.Adam (element-wise ops).
+    level), keras.layers.Conv2D (the blocks' convolution, which the project computes its own way on JAX only),
+    keras.layers.Cropping2D (a strided slice) and keras.optimizers.Adam (element-wise ops).
     Same variables, same weights, same results up to float32 rounding. The warp layers stay the
     project's: Keras has none."""
     import keras
     import conv_layers
     conv_layers.Conv2DTranspose = keras.layers.Conv2DTranspose
+    if hasattr(conv_layers, 'Conv2D'):   # revisions before the blocks' own convolution layer have none
+        conv_layers.Conv2D = keras.layers.Conv2D
     conv_layers.Cropping2D = keras.layers.Cropping2D
     try:
         from gan.engines import tensorflow_engine as optimiser_home

@@ -374,7 +374,7 @@ def main(argv=None):
                              + ', '.join(ISAS) + ' (native: what oneDNN and XLA pick on this CPU).')
     parser.add_argument('--layers', default='project',
                         help='--revision / --isa / --end_to_end: comma-separated layer sets to time: project, '
-                             "stock (Keras' own transposed convolution, crop and Adam).")
+                             "stock (Keras' own transposed convolution, convolution, crop and Adam).")
     parser.add_argument('--end_to_end', action='store_true',
                         help='Time python train.py on the synthetic dataset (128x64, mask) against its in-memory '
                              'step instead.')
