@@ -259,7 +259,8 @@ def add_shard_flags(parser):
     """test.py's split of the test pairs over processes (README, "Several machines")."""
     parser.add_argument('--shard', default=None, type=_shard,
                         help='I/N: generate and score only shard I of N of the test pairs (a contiguous '
-                             'block in pairs-file order); its scores go to a partial file for --merge_shards.')
+                             'block of whole 100-pair scoring blocks in pairs-file order); its scores go to a '
+                             'partial file for --merge_shards.')
     parser.add_argument('--merge_shards', default=0, type=_non_negative_int,
                         help='N: write scores.json from the partial files of shards 0/N .. N-1/N in '
                              '--generated_images_dir (the same scores as one process).')

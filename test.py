@@ -178,10 +178,16 @@ def other_pngs(folder, pairs):
     return sorted(name for name in os.listdir(folder) if name.lower().endswith('.png') and name not in current)
 
 
-def shard_bounds(shard, total):
-    """[start, stop) of shard i of n (``shard`` = (i, n)) of ``total`` pairs in pairs-file order."""
+def shard_bounds(shard, total, batch_size):
+    """[start, stop) of shard i of n (``shard`` = (i, n)) of ``total`` pairs in pairs-file order: whole
+    scoring blocks (SCORING_BLOCK pairs rounded up to whole batches of ``batch_size``), so that every
+    network sees the batches it sees in one process. A CPU's convolution can round differently for
+    another batch size, and the shards' scores would then differ from one process's in the last bits.
+    A test set smaller than n blocks leaves the last shards empty."""
     index, count = shard
-    return index * total // count, (index + 1) * total // count
+    unit = -(-SCORING_BLOCK // batch_size) * batch_size
+    units = -(-total // unit)
+    return tuple(min(total, -(-i * units // count) * unit) for i in (index, index + 1))
 
 
 def open_test_pairs(args):
@@ -192,13 +198,13 @@ def open_test_pairs(args):
     if args.load_generated_images:
         keypoints = load_keypoints([args.annotations_file_train, args.annotations_file_test], args.image_size)
         pairs, skipped = load_usable_pairs(args.pairs_file_test, keypoints, args.skip_invalid_pairs)
-        start, stop = shard_bounds(args.shard, len(pairs)) if args.shard else (0, len(pairs))
+        start, stop = shard_bounds(args.shard, len(pairs), args.batch_size) if args.shard else (0, len(pairs))
         return pairs, skipped, keypoints, loaded_batches(args, pairs[start:stop])
     dataset = PoseHMDataset.from_args(args)
     keypoints = dict(zip(dataset.names, dataset.keypoints))
     pairs = list(dataset.pairs['test'])
     if args.shard:   # the dataset's test split becomes the shard's pairs
-        start, stop = shard_bounds(args.shard, len(pairs))
+        start, stop = shard_bounds(args.shard, len(pairs), args.batch_size)
         dataset.pairs['test'] = dataset.pairs['test'][start:stop]
         dataset.pair_index['test'] = dataset.pair_index['test'][start:stop]
     return pairs, dataset.skipped_pairs['test'], keypoints, generated_batches(args, dataset)
@@ -341,7 +347,7 @@ def evaluate(args):
     print(('Loading images from %s...' if args.load_generated_images else 'Generate images to %s...')
           % args.generated_images_dir)
     started = time.time()
-    start, stop = shard_bounds(args.shard, len(pairs)) if args.shard else (0, len(pairs))
+    start, stop = shard_bounds(args.shard, len(pairs), args.batch_size) if args.shard else (0, len(pairs))
     scoring_seconds = score_batches(scorer, batches, stop - start, args)
     scores = None if args.shard else scorer.result()
     report = {'scores': scores, 'pairs': len(pairs), 'seconds': round(time.time() - started, 1),
@@ -357,9 +363,11 @@ def evaluate(args):
               'ignored_pngs': len(ignored), **flags}
     if args.shard:
         path = save_shard(args, scorer, pairs[start:stop], report)
-        print('Shard %d/%d (pairs %d to %d of %d) written to %s; once every shard is done, run the same '
-              'command with --merge_shards %d instead of --shard to write %s'
-              % (args.shard + (start, stop - 1, len(pairs), path, args.shard[1], SCORES_FILE)))
+        held = ('pairs %d to %d of %d' % (start, stop - 1, len(pairs)) if stop > start else
+                'no pairs: the %d pairs fill fewer scoring blocks than there are shards' % len(pairs))
+        print('Shard %d/%d (%s) written to %s; once every shard is done, run the same command with '
+              '--merge_shards %d instead of --shard to write %s'
+              % (args.shard + (held, path, args.shard[1], SCORES_FILE)))
         return report
     atomic.write_json(os.path.join(args.generated_images_dir, SCORES_FILE), report)
     print(summary_line(scores))
@@ -408,6 +416,9 @@ def merge_shards(args):
         if any(report.get(name) != first.get(name) for report in reports):
             raise ValueError('the shards in %s were made by different runs (their %s differ): run every shard '
                              'with the same command' % (args.generated_images_dir, name))
+    if any(report['test_flags'].get('batch_size') != first['test_flags'].get('batch_size') for report in reports):
+        raise ValueError('the shards in %s were made with different --batch_size values, which cut the pairs '
+                         'differently: run every shard with the same command' % args.generated_images_dir)
     if len(pairs) != first['pairs']:
         raise ValueError('the %d shards hold %d pairs, the test set %d: were they made with --shard i/%d?'
                          % (count, len(pairs), first['pairs'], count))

@@ -210,18 +210,20 @@ def test_a_killed_worker_stops_the_others_and_resume_continues(synthetic_root, t
 
 # ---- test.py in shards -----------------------------------------------------------------------
 
-def test_sharded_evaluation_writes_what_one_process_writes(tmp_path):
+def test_sharded_evaluation_writes_what_one_process_writes(tmp_path, monkeypatch):
     import test as test_script
     from test_inception import write_fake_2015_graph
     from tests.test_test_script import WIDTH, make_dataset_and_checkpoint
     checkpoint = make_dataset_and_checkpoint(tmp_path)
     graph = str(tmp_path / 'graph.pb')
     write_fake_2015_graph(graph)
+    monkeypatch.setattr(test_script, 'SCORING_BLOCK', 2)   # three shards of 2 pairs (batches of 2)
 
     def run(folder, *extra):
         return test_script.main(['--data_root', str(tmp_path / 'data'), '--dataset', 'synthetic', '--warp_skip', 'mask',
                                  '--width_factor', WIDTH, '--generator_checkpoint', checkpoint, '--inception_graph',
-                                 graph, '--generated_images_dir', str(tmp_path / folder)] + list(extra))
+                                 graph, '--generated_images_dir', str(tmp_path / folder), '--batch_size', '2']
+                                + list(extra))
 
     whole = run('whole')
     for index in range(3):

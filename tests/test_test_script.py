@@ -190,6 +190,7 @@ def test_lpips_and_pckh_per_pair_and_in_shards(tmp_path, monkeypatch):
                                  'mask', '--width_factor', WIDTH, '--generator_checkpoint', checkpoint,
                                  '--pose_estimator', str(estimator),
                                  '--generated_images_dir', str(tmp_path / folder)] + list(extra))
+    monkeypatch.setattr(test_script, 'SCORING_BLOCK', 2)   # below: shards of one batch (4 pairs) and two
     whole = run('whole')
     scores = whole['scores']
     assert 'lpips_vgg' in whole['skipped'] and 'lpips_vgg.npz' in whole['skipped']['lpips_vgg']
@@ -211,6 +212,31 @@ def test_lpips_and_pckh_per_pair_and_in_shards(tmp_path, monkeypatch):
         run('sharded', '--shard', '%d/2' % index)
     merged = run('sharded', '--merge_shards', '2')
     assert merged['scores'] == scores    # exactly: per-pair values in the shard files
+    # shards cut by another --batch_size are refused
+    shard = tmp_path / 'sharded' / 'scores.shard-1-of-2.npz'
+    with np.load(shard) as data:
+        arrays = {name: data[name] for name in data.files}
+    report = json.loads(str(arrays['report']))
+    report['test_flags']['batch_size'] = 3
+    arrays['report'] = np.array(json.dumps(report))
+    with open(shard, 'wb') as f:
+        np.savez(f, **arrays)
+    with pytest.raises(ValueError, match='different --batch_size'):
+        run('sharded', '--merge_shards', '2')
+
+
+def test_shards_are_whole_scoring_blocks_of_whole_batches():
+    for total, batch_size, count in [(12000, 4, 4), (12000, 3, 7), (11, 4, 2), (1, 1, 3), (250, 7, 3)]:
+        unit = -(-test_script.SCORING_BLOCK // batch_size) * batch_size
+        bounds = [test_script.shard_bounds((index, count), total, batch_size) for index in range(count)]
+        assert bounds[0][0] == 0 and bounds[-1][1] == total
+        assert all(stop == start for (_, stop), (start, _) in zip(bounds, bounds[1:]))
+        assert all((start % unit == 0 or start == total) and start <= stop for start, stop in bounds)
+        assert unit % batch_size == 0 and unit >= test_script.SCORING_BLOCK
+        sizes = [stop - start for start, stop in bounds[:-1]]
+        assert max(sizes, default=0) - min(sizes, default=0) <= unit   # as even as whole blocks allow
+    assert test_script.shard_bounds((0, 4), 12000, 4) == (0, 3000)
+    assert test_script.shard_bounds((1, 2), 11, 4) == (11, 11)   # fewer blocks than shards: an empty shard
 
 
 # ---- The same scores on the JAX backend ------------------------------------------------------------
