@@ -5,7 +5,7 @@ Every process takes steps 1 and 2 from the same weights and batches (the first o
 ``shared``). A process on another backend than TensorFlow also continues from TensorFlow's state
 after step 1, so one process gives both its own steps and that continuation; TensorFlow continuing
 from another backend's state takes a TensorFlow process of its own. The JAX processes share a
-persistent compilation cache, so that each program is compiled once."""
+session's compilation cache (tests/conftest.py), so that each program is compiled once."""
 import os
 import sys
 
@@ -17,16 +17,16 @@ STEP_SCRIPT = os.path.join(subprocesses.ROOT, 'tests', 'backend_step.py')
 FLAGS = ['--warp_skip', 'mask', '--nn_loss_area_size', '3']
 
 
-def backend_env(backend, cache_dir):
-    return dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL='3', JAX_PLATFORMS='cpu',
-                JAX_COMPILATION_CACHE_DIR=str(cache_dir), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS='0')
+def backend_env(backend):
+    """The environment of a process on ``backend`` (JAX on the CPU, with the session's compilation cache)."""
+    return dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL='3', JAX_PLATFORMS='cpu')
 
 
-def run_step(backend, root, out, shared, cache_dir, *extra, env=None):
+def run_step(backend, root, out, shared, *extra, env=None):
     """tests/backend_step.py on ``backend`` into ``out`` (``extra``: its --restore and train.py flags)."""
     os.makedirs(out, exist_ok=True)
     command = [sys.executable, STEP_SCRIPT, root, str(out), str(shared)] + list(extra) + FLAGS
-    result = subprocesses.run(command, 600, env=dict(backend_env(backend, cache_dir), **(env or {})))
+    result = subprocesses.run(command, 600, env=dict(backend_env(backend), **(env or {})))
     assert result.returncode == 0, result.stderr[-3000:]
     return out
 
@@ -36,13 +36,13 @@ class BackendSteps:
 
     def __init__(self, root, base):
         self.root, self.base = root, base
-        self.shared, self.cache = base / 'shared', base / 'jax-cache'
+        self.shared = base / 'shared'
         self.shared.mkdir()
         self.folders = {}
 
     def run(self, name, backend, *extra):
         if name not in self.folders:
-            self.folders[name] = run_step(backend, self.root, self.base / name, self.shared, self.cache, *extra)
+            self.folders[name] = run_step(backend, self.root, self.base / name, self.shared, *extra)
         return self.folders[name]
 
     def of(self, backend):

@@ -76,8 +76,8 @@ def test_two_jax_devices_take_the_step_of_one(backend_steps, synthetic_root, tmp
     """keras.distribution.DataParallel over two CPU devices: each takes one pair of the global batch of
     two, and the step equals the one-device step."""
     one = load(backend_steps.of('jax'), 'step1.npz')
-    out = run_step('jax', synthetic_root, tmp_path / 'two', backend_steps.shared, tmp_path / 'cache',
-                   '--distribute', 'mirrored', env={'XLA_FLAGS': '--xla_force_host_platform_device_count=2'})
+    out = run_step('jax', synthetic_root, tmp_path / 'two', backend_steps.shared, '--distribute', 'mirrored',
+                   env={'XLA_FLAGS': '--xla_force_host_platform_device_count=2'})
     two = load(out, 'step1.npz')
     assert (int(one['replicas']), int(two['replicas'])) == (1, 2)
     check_losses(one, two, 1e-6)
@@ -102,9 +102,8 @@ def jax_train_command(root, out, *extra, checkpoints=None):
             '--output_dir', str(out), '--checkpoints_dir', str(checkpoints), '--log_dir', str(out / 'logs')] + list(extra)
 
 
-def train_on_jax(root, out, cache, *extra, env=None):
-    return subprocesses.run(jax_train_command(root, out, *extra), 900,
-                            env=dict(backend_env('jax', cache), **(env or {})))
+def train_on_jax(root, out, *extra, env=None):
+    return subprocesses.run(jax_train_command(root, out, *extra), 900, env=dict(backend_env('jax'), **(env or {})))
 
 
 def final_state(folder):
@@ -126,23 +125,23 @@ def final_state(folder):
 @pytest.fixture(scope='module')
 def jax_run(synthetic_root, tmp_path_factory):
     """train.py on JAX, uninterrupted in one process: the run that a stopped and resumed run, and a
-    run of two processes, must end as; and the compilation cache of its programs."""
+    run of two processes, must end as."""
     folder = tmp_path_factory.mktemp('jax-run')
-    whole = train_on_jax(synthetic_root, folder / 'whole', folder / 'jax-cache')
+    whole = train_on_jax(synthetic_root, folder / 'whole')
     assert whole.returncode == 0, whole.stderr[-3000:]
     assert 'tensorflow imported: False' in whole.stdout
-    return folder / 'whole', folder / 'jax-cache'
+    return folder / 'whole'
 
 
 def test_train_py_on_jax_killed_and_resumed_equals_the_uninterrupted_run(synthetic_root, jax_run, tmp_path):
-    whole, cache = jax_run
+    whole = jax_run
     # killed (SIGKILL) once the state at epoch 1, step 1 is on the disk, before its pointer moves
-    killed = train_on_jax(synthetic_root, tmp_path / 'resumed', cache, '--save_every_steps', '1',
+    killed = train_on_jax(synthetic_root, tmp_path / 'resumed', '--save_every_steps', '1',
                           env={'GAN_CHECKPOINT_KILL_BEFORE_POINTER': '1:1'})
     assert killed.returncode == -9, killed.stderr[-3000:]
     latest = json.loads((tmp_path / 'resumed' / 'resume' / 'latest.json').read_text())
     assert (latest['next_epoch'], latest['next_step']) == (1, 0)
-    resumed = train_on_jax(synthetic_root, tmp_path / 'resumed', cache, '--resume')
+    resumed = train_on_jax(synthetic_root, tmp_path / 'resumed', '--resume')
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert 'resumed from' in resumed.stdout and 'tensorflow imported: False' in resumed.stdout
     expected, got = final_state(whole), final_state(tmp_path / 'resumed')
@@ -157,14 +156,13 @@ def test_two_jax_processes_train_as_one(synthetic_root, jax_run, tmp_path):
     device, and the run ends with the one-process run's weights and resume state to float32 rounding,
     dropout included (jax draws the same random bits for an array however it is split). Only process
     0 writes: process 1's output and log folder stays absent."""
-    whole, _ = jax_run
+    whole = jax_run
     coordinator = '127.0.0.1:%d' % subprocesses.free_ports(1)[0]
     out, other = tmp_path / 'two', tmp_path / 'process1'
     with subprocesses.Processes(str(tmp_path)) as processes:
         started = [processes.start('process%d' % index, jax_train_command(synthetic_root, folder, checkpoints=out), 900,
-                                   env=dict(backend_env('jax', tmp_path / ('cache%d' % index)),
-                                            JAX_COORDINATOR_ADDRESS=coordinator, JAX_NUM_PROCESSES='2',
-                                            JAX_PROCESS_ID=str(index)))
+                                   env=dict(backend_env('jax'), JAX_COORDINATOR_ADDRESS=coordinator,
+                                            JAX_NUM_PROCESSES='2', JAX_PROCESS_ID=str(index)))
                    for index, folder in enumerate((out, other))]
         processes.finish(*started)
         assert all('tensorflow imported: False' in processes.output(process) for process in started)

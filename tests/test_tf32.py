@@ -54,7 +54,7 @@ def test_jax_engine_programs_ask_for_float32(backend_steps):
         assert list(counts) == ['HIGHEST'] and counts['HIGHEST'] >= 10, (name, counts)
 
 
-def test_jax_is_told_both_ways(tmp_path):
+def test_jax_is_told_both_ways():
     pytest.importorskip('jax')
     code = ('import json, jax, keras, numpy as np\n'
             'from gan import devices\n'
@@ -65,16 +65,16 @@ def test_jax_is_told_both_ways(tmp_path):
             'for enabled in (False, True):\n'
             '    devices.set_tf32(enabled)\n'
             '    print(json.dumps(precisions(jax.jit(program).lower(x, k).as_text())))\n')
-    result = subprocesses.run([sys.executable, '-c', code], 120, env=backend_env('jax', tmp_path / 'jax-cache'))
+    result = subprocesses.run([sys.executable, '-c', code], 120, env=backend_env('jax'))
     assert result.returncode == 0, result.stderr[-3000:]
     assert [json.loads(line) for line in result.stdout.splitlines()] == [{'HIGHEST': 2}, {'HIGH': 2}]
 
 
-def test_torch_is_told_both_ways(tmp_path):
+def test_torch_is_told_both_ways():
     pytest.importorskip('torch')
     code = ('from gan import devices; import torch\n'
             'devices.set_tf32(False); print(torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)\n'
             'devices.set_tf32(True); print(torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)')
-    result = subprocesses.run([sys.executable, '-c', code], 120, env=backend_env('torch', tmp_path / 'jax-cache'))
+    result = subprocesses.run([sys.executable, '-c', code], 120, env=backend_env('torch'))
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split() == ['False', 'False', 'True', 'True']
