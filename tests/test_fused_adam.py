@@ -67,8 +67,8 @@ def test_fused_adam_matches_keras_adam_and_its_checkpoints(tmp_path):
     for a, b in zip(stock, fused):
         np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-7)
     # Same slot variables: a checkpoint of keras.optimizers.Adam restores into FusedAdam.
-    def slots(optimizer):   # variable paths without the per-process variable numbers
-        return [(re.sub(r'\d+', 'N', v.path), v.shape) for v in optimizer.variables]
+    def slots(optimizer):   # variable paths without the optimizer's unique name and the variable numbers
+        return [(re.sub(r'\d+', 'N', v.path.split('/', 1)[1]), v.shape) for v in optimizer.variables]
     assert slots(keras_adam) == slots(fused_adam)
     path = tf.train.Checkpoint(variables=[v.value for v in keras_adam.variables]).write(str(tmp_path / 'adam'))
     restored = FusedAdam(**ADAM)
