@@ -14,14 +14,21 @@ networks' initializers, the small networks' updates) recur from test to test, an
 most of a small JAX run's time on a CPU (the backend tests' train.py run: 42 s with an empty cache,
 13 s with its programs cached, on a 2-core AMD EPYC). A cached program is the program compiled.
 
+With several workers (``-n 2``: pytest-xdist, ``--dist loadgroup``), the tests that share a run made
+once (``SHARED_RUNS``) go to one worker, so that it is made once, and the modules with the most slow
+tests come first, so that the long tests start early and the short ones fill the end.
+
 TEST_TIMEOUT_SCALE multiplies the time limit of every command the tests run in a process of its own
 (tests/subprocesses.py); a value that is not a positive number stops the run before any test.
 """
+import collections
 import importlib.util
 import os
 import shutil
 import sys
 import tempfile
+
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
@@ -56,6 +63,21 @@ def pytest_configure(config):
         _made_jax_cache.append(tempfile.mkdtemp(prefix='deformable-gan-tests-jax-cache-'))
         os.environ['JAX_COMPILATION_CACHE_DIR'] = _made_jax_cache[0]
     os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
+
+
+# Fixtures that train or build a network once for several tests (module or session scope).
+SHARED_RUNS = ('backend_steps', 'jax_run', 'one_process', 'uninterrupted', 'random_keras_inception')
+
+
+@pytest.hookimpl(tryfirst=True)   # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        shared = [name for name in SHARED_RUNS if name in getattr(item, 'fixturenames', ())]
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(shared[0]))
+    module = lambda item: item.nodeid.split('::')[0]   # noqa: E731
+    slow = collections.Counter(module(item) for item in items if item.get_closest_marker('slow'))
+    items.sort(key=lambda item: -slow[module(item)])   # a stable sort: each module stays whole
 
 
 def pytest_unconfigure(config):
