@@ -124,7 +124,7 @@ def run_demo(args):
     """Keypoints, pairs, generation and output files; returns (frame PNG paths, GIF path)."""
     import conv_layers
     import weight_files
-    devices.set_tf32(args.tf32)
+    devices.prepare_backend(args.tf32)
     names = frame_names(args.target_images_dir)
     if not os.path.isfile(args.source_image):
         raise FileNotFoundError('source image not found: %s' % args.source_image)

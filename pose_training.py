@@ -45,7 +45,7 @@ def make_gan(args, engine=None, pose_heatmaps=None):
     distributed step), for programs compiled in the arithmetic of --tf32. Seeds weights and dropout
     from --seed; loads --generator_checkpoint / --discriminator_checkpoint when given."""
     engine = engine or engines.make_engine(args.distribute, args.batch_size)
-    devices.set_tf32(args.tf32)
+    devices.prepare_backend(args.tf32)
     engines.set_random_seed(args.seed)
     with engine.scope():
         generator, discriminator = make_networks(args)

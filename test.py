@@ -325,7 +325,7 @@ def evaluate(args):
     (``merge_shards`` makes scores.json from all of them)."""
     if args.merge_shards:
         return merge_shards(args)
-    devices.set_tf32(args.tf32)   # the generator's and the scoring networks' arithmetic
+    devices.prepare_backend(args.tf32)   # the generator's and the scoring networks' arithmetic
     pairs, skipped_pairs, target_keypoints, batches = open_test_pairs(args)
     if not pairs:
         raise ValueError('%s holds no usable test pairs' % args.pairs_file_test)

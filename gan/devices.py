@@ -22,6 +22,14 @@ def gpus():
     return ()
 
 
+def prepare_backend(tf32):
+    """What every script tells Keras' backend before it builds a network: the arithmetic of --tf32
+    (``set_tf32``) and, on JAX, flat random draws for the initialisers (gan/jax_random.py)."""
+    from gan import jax_random
+    set_tf32(tf32)
+    jax_random.install()
+
+
 def set_tf32(enabled):
     """Float32 convolutions and matrix products on NVIDIA tensor cores in TensorFloat-32 (inputs rounded
     to a 10-bit mantissa; Ampere and later GPUs) when ``enabled``, else in full float32, the reference's

@@ -109,7 +109,7 @@ def main(argv=None):
     import weight_files
 
     def work():
-        devices.set_tf32(args.tf32)
+        devices.prepare_backend(args.tf32)
         # The checkpoint first: a wrong or damaged one stops the run before anything is written.
         generator = conv_layers.make_generator(**conv_layers.network_options(args))
         weight_files.load_weights(generator, args.generator_checkpoint)
