@@ -5,11 +5,15 @@ own (KERAS_BACKEND is read once), on random batches of the networks' input shape
     python benchmarks/backends.py                           # tensorflow and jax, --warp_skip mask, batch 4
     python benchmarks/backends.py --width_factor 0.25 --steps 5 --backends tensorflow,jax
     python benchmarks/backends.py --convolutions            # where the backends' steps differ
+    python benchmarks/backends.py --start_up --rounds 2     # JAX: building the networks, Keras' draws or flat ones
 
 Prints the machine line, then per backend: the first step (compilation included), the median step
 after it and pairs per second. With --convolutions, per backend instead: each 4x4 stride-2 convolution
 of the two networks alone (one per shape), forward and both gradients (kernel and input), as the
-backend's convolution and, for the blocks' layers, as conv_layers' matrix multiply.
+backend's convolution and, for the blocks' layers, as conv_layers' matrix multiply. With --start_up,
+on JAX only, with no compilation cache: the seconds to build the GAN of the flags (make_gan: generator,
+discriminator, VGG19 of the content loss) and then Keras' InceptionV3, with Keras' own random draws
+('keras') and with gan/jax_random.py's flat ones ('flat'), alternately in fresh processes.
 """
 import os
 import sys
@@ -115,6 +119,47 @@ def convolution_rows(gan, batch_size, repeats):
     return rows
 
 
+def start_up_child(flags, draws):
+    """Building the networks on JAX with ``draws`` ('keras' or 'flat'); prints the seconds as one JSON line."""
+    import keras
+
+    from gan import engines, jax_random
+    from pose_training import make_gan
+    if draws == 'keras':
+        jax_random.install = lambda: None
+    args = cmd.add_dataset_paths(cmd.train_parser().parse_args(flags))
+    started = time.perf_counter()
+    make_gan(args, engines.make_engine(args.distribute, args.batch_size))
+    networks = time.perf_counter() - started
+    started = time.perf_counter()
+    keras.applications.InceptionV3(weights=None)
+    inception = time.perf_counter() - started
+    print(RESULT + json.dumps({'draws': draws, 'make_gan_s': networks, 'inception_v3_s': inception}), flush=True)
+
+
+def start_up(args, flags, description):
+    """--start_up: the rounds of both kinds of draws, alternately, each in a fresh JAX process."""
+    env = dict(os.environ, KERAS_BACKEND='jax', TF_CPP_MIN_LOG_LEVEL='3')
+    env.pop('JAX_COMPILATION_CACHE_DIR', None)
+    results = {'keras': [], 'flat': []}
+    for round_index in range(args.rounds):
+        for draws in ('keras', 'flat') if round_index % 2 == 0 else ('flat', 'keras'):
+            command = [sys.executable, os.path.abspath(__file__), '--child', '--start_up', '--draws', draws] + flags[2:]
+            result = subprocess.run(command, capture_output=True, text=True, env=env)
+            lines = [line for line in result.stdout.splitlines() if line.startswith(RESULT)]
+            if result.returncode or not lines:
+                raise SystemExit('%s draws failed:\n%s' % (draws, result.stderr[-3000:]))
+            results[draws].append(json.loads(lines[-1][len(RESULT):]))
+    description['load_average_after'] = common.load_average()
+    rows = [{'draws': draws, 'make_gan_s': common.summary([r['make_gan_s'] for r in runs])['median_s'],
+             'inception_v3_s': common.summary([r['inception_v3_s'] for r in runs])['median_s'],
+             'rounds': len(runs)} for draws, runs in results.items()]
+    common.table(rows, ['draws', 'make_gan_s', 'inception_v3_s', 'rounds'],
+                 'JAX start-up, market %s, width %g, medians (%s)' % (args.warp_skip, args.width_factor,
+                                                                     common.machine_line(description)))
+    common.write_json(args.out, {'machine': description, 'flags': vars(args), 'runs': results, 'rows': rows})
+
+
 def child(flags, steps, convolutions=False, xla_convolutions=False):
     """One backend: the step timed in this process; prints the result as one JSON line."""
     import keras
@@ -163,14 +208,23 @@ def main():
     parser.add_argument('--xla_convolutions', action='store_true',
                         help="JAX on a CPU: the blocks' strided convolutions as XLA's convolution (Keras' Conv2D), "
                              'not as the matrix multiply of conv_layers.Conv2D.')
+    parser.add_argument('--start_up', action='store_true',
+                        help='JAX: time building the networks with Keras\' random draws and with flat ones '
+                             '(gan/jax_random.py), alternately in fresh processes, with no compilation cache.')
+    parser.add_argument('--rounds', default=2, type=int, help='--start_up: processes per kind of draws.')
+    parser.add_argument('--draws', default='flat', choices=('keras', 'flat'), help=argparse_suppress())
     parser.add_argument('--child', action='store_true', help=argparse_suppress())
     args = parser.parse_args()
     flags = ['--dataset', 'market', '--warp_skip', args.warp_skip, '--batch_size', str(args.batch_size),
              '--width_factor', str(args.width_factor)]
     if args.child:
+        if args.start_up:
+            return start_up_child(flags, args.draws)
         return child(flags, args.steps, args.convolutions, args.xla_convolutions)
     description = common.machine()
     print(common.machine_line(description), flush=True)
+    if args.start_up:
+        return start_up(args, flags, description)
     rows = []
     for backend in args.backends.split(','):
         command = [sys.executable, os.path.abspath(__file__), '--child', '--warp_skip', args.warp_skip,
