@@ -24,7 +24,7 @@ setup(
     ],
     # jax: the JAX backend (KERAS_BACKEND=jax; on a GPU machine install jax with its CUDA plugin instead).
     # pandas: the tests check the test-pair sampling against the reference's DataFrame.sample; the tests
-    # run every backend, so they need jax too; pytest-xdist runs them in two processes (README).
+    # run every backend, so they need jax too; pytest-xdist runs them in three processes (README).
     extras_require={'jax': ['jax[cpu]>=0.4.30'],
                     'test': ['pytest>=8', 'pytest-xdist>=3.5', 'pandas>=2.0', 'jax[cpu]>=0.4.30']},
 )

@@ -12,7 +12,7 @@ after it and pairs per second. With --convolutions, per backend instead: each 4x
 of the two networks alone (one per shape), forward and both gradients (kernel and input), as the
 backend's convolution and, for the blocks' layers, as conv_layers' matrix multiply. With --start_up,
 on JAX only, with no compilation cache: the seconds to build the GAN of the flags (make_gan: generator,
-discriminator, VGG19 of the content loss) and then Keras' InceptionV3, with Keras' own random draws
+discriminator, their optimisers) and then Keras' InceptionV3, with Keras' own random draws
 ('keras') and with gan/jax_random.py's flat ones ('flat'), alternately in fresh processes.
 """
 import os

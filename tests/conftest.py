@@ -14,7 +14,7 @@ networks' initializers, the small networks' updates) recur from test to test, an
 most of a small JAX run's time on a CPU (the backend tests' train.py run: 42 s with an empty cache,
 13 s with its programs cached, on a 2-core AMD EPYC). A cached program is the program compiled.
 
-With several workers (``-n 2``: pytest-xdist, ``--dist loadgroup``), the tests that share a run made
+With several workers (``-n 3``: pytest-xdist, ``--dist loadgroup``), the tests that share a run made
 once (``SHARED_RUNS``) go to one worker, so that it is made once, and the modules with the most slow
 tests come first, so that the long tests start early and the short ones fill the end.
 
