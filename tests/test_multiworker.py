@@ -217,7 +217,7 @@ def test_sharded_evaluation_writes_what_one_process_writes(tmp_path, monkeypatch
     checkpoint = make_dataset_and_checkpoint(tmp_path)
     graph = str(tmp_path / 'graph.pb')
     write_fake_2015_graph(graph)
-    monkeypatch.setattr(test_script, 'SCORING_BLOCK', 2)   # three shards of 2 pairs (batches of 2)
+    monkeypatch.setattr(test_script, 'SCORING_BLOCK', 2)   # shards of 4 and 2 pairs (batches of 2)
 
     def run(folder, *extra):
         return test_script.main(['--data_root', str(tmp_path / 'data'), '--dataset', 'synthetic', '--warp_skip', 'mask',
@@ -226,11 +226,11 @@ def test_sharded_evaluation_writes_what_one_process_writes(tmp_path, monkeypatch
                                 + list(extra))
 
     whole = run('whole')
-    for index in range(3):
-        assert run('sharded', '--shard', '%d/3' % index)['scores'] is None
+    for index in range(2):
+        assert run('sharded', '--shard', '%d/2' % index)['scores'] is None
     with pytest.raises(SystemExit):   # one or the other
-        run('sharded', '--shard', '0/3', '--merge_shards', '3')
-    merged = run('sharded', '--merge_shards', '3')
+        run('sharded', '--shard', '0/2', '--merge_shards', '2')
+    merged = run('sharded', '--merge_shards', '2')
     pngs = sorted(name for name in os.listdir(tmp_path / 'whole') if name.endswith('.png'))
     assert len(pngs) == whole['pairs'] == 6
     assert pngs == sorted(name for name in os.listdir(tmp_path / 'sharded') if name.endswith('.png'))
@@ -244,6 +244,6 @@ def test_sharded_evaluation_writes_what_one_process_writes(tmp_path, monkeypatch
     assert saved[0]['scores']['inception_splits'] == 6 and len(saved[0]['scores']['inception_score']) == 2
     assert saved[1] == saved[0]   # IS over 6 splits of all 6 images, and FID, not means of shard scores
     # a missing shard is named
-    os.remove(tmp_path / 'sharded' / 'scores.shard-1-of-3.npz')
-    with pytest.raises(FileNotFoundError, match='--shard 1/3 first'):
-        run('sharded', '--merge_shards', '3')
+    os.remove(tmp_path / 'sharded' / 'scores.shard-1-of-2.npz')
+    with pytest.raises(FileNotFoundError, match='--shard 1/2 first'):
+        run('sharded', '--merge_shards', '2')
