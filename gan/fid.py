@@ -17,23 +17,29 @@ def activation_statistics(features):
     return features.mean(axis=0), np.cov(features, rowvar=False)
 
 
-def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):
+def trace_of_sqrt_product(sigma1, sigma2):
+    """Tr sqrt(C_1 C_2), real part: the sum of the principal square roots of the eigenvalues of C_1 C_2.
+
+    This is the trace of scipy.linalg.sqrtm(C_1 C_2), which the standard implementation takes, without
+    the square root matrix itself: at the 2048 pool features the eigenvalues take a fifth of sqrtm's
+    time (5 s against 21 to 27 s on 2 cores of an AMD EPYC; benchmarks/README.md, "FID"). Rounding leaves
+    tiny negative or complex eigenvalues, whose roots are (nearly) imaginary, as in sqrtm."""
+    eigenvalues = linalg.eigvals(sigma1.dot(sigma2))
+    return float(np.sum(np.sqrt(eigenvalues.astype(np.complex128))).real)
+
+
+def frechet_distance(mu1, sigma1, mu2, sigma2):
     """Fréchet distance of the Gaussians N(mu1, sigma1) and N(mu2, sigma2).
 
-    sqrt(C_1 C_2) is scipy.linalg.sqrtm's, real part taken (rounding leaves tiny imaginary parts);
-    when the product is singular enough to give non-finite values, eps is added to both diagonals,
-    as in the standard implementation."""
+    The eigenvalues of a singular C_1 C_2 (fewer feature vectors than features) are as finite as any:
+    the standard implementation's retry of sqrtm with eps added to both diagonals has nothing to retry."""
     mu1, mu2 = np.atleast_1d(mu1), np.atleast_1d(mu2)
     sigma1, sigma2 = np.atleast_2d(sigma1), np.atleast_2d(sigma2)
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape:
         raise ValueError('the two feature sets differ in dimension: %s and %s' % (mu1.shape, mu2.shape))
-    covariance_mean = linalg.sqrtm(sigma1.dot(sigma2))
-    if not np.isfinite(covariance_mean).all():
-        offset = np.eye(sigma1.shape[0]) * eps
-        covariance_mean = linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
+    trace_sqrt = trace_of_sqrt_product(sigma1, sigma2)
     difference = mu1 - mu2
-    return float(difference.dot(difference) + np.trace(sigma1) + np.trace(sigma2)
-                 - 2 * np.trace(np.real(covariance_mean)))
+    return float(difference.dot(difference) + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_sqrt)
 
 
 def fid_from_features(features1, features2):
