@@ -5,13 +5,14 @@ machines".
 - the weights after N steps equal those of one process training with the same global batch;
 - only the chief writes: the other worker is given its own --output_dir / --log_dir, which must stay
   absent, and the checkpoint folder holds what one process writes;
-- --resume of a multi-worker run continues as the run would have (weights, Adam states, data order):
-  two workers that stop after the first epoch and resume end as the one process does;
+- --resume of a multi-worker run continues as the run would have (weights, Adam states, data order),
+  with as many workers or others: two workers that stop after the first epoch and three that resume
+  for the second end as the one process does;
 - a worker killed mid-run stops the other one within a bounded time with a clear message, the last
   checkpoint stays loadable, and a restart with --resume continues.
 
 Every process runs in a process group of its own with a time limit (tests/subprocesses.py, scaled by
-TEST_TIMEOUT_SCALE) and is killed at the end whatever happens. The two- and three-worker runs are
+TEST_TIMEOUT_SCALE) and is killed at the end whatever happens. The two- and three-worker epochs are
 compared with one single-process run (a global batch of 6, two epochs), made once. The weight
 comparisons turn dropout off (``NO_DROPOUT``), as tests/test_distribute.py does:
 every replica draws its dropout masks from the same seed, so with dropout on the masks of a half batch
@@ -153,31 +154,24 @@ def one_process(synthetic_root, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_two_workers_stopped_and_resumed_train_as_one_process(synthetic_root, one_process, tmp_path):
-    out = str(tmp_path / 'two')
+def test_two_workers_stopped_and_three_resumed_train_as_one_process(synthetic_root, one_process, tmp_path):
+    out = str(tmp_path / 'run')
     with Processes(str(tmp_path)) as processes:
         # Beside the one process (one_process): two workers train the first epoch and stop ...
         processes.finish(*start_workers(processes, synthetic_root, out, 2, tag='first'))
         assert checkpoints.read_pointer(os.path.join(out, 'checkpoints'))['next_epoch'] == 1
-        # ... and two more resume for the second.
-        second = start_workers(processes, synthetic_root, out, 2, '--number_of_epochs', '2', '--resume', tag='second')
+        # ... and three resume for the second: the global batch, not the number of workers, defines the run.
+        second = start_workers(processes, synthetic_root, out, 3, '--number_of_epochs', '2', '--resume', tag='second')
         processes.finish(*second)
         assert 'resumed from' in processes.output(second[0])
-    # The weights after each epoch and the Adam states after the second are the one process's: the
-    # resumed run continued with the weights, Adam states and data order it stopped with.
-    check_same_as_one_process(out, one_process(), 2, 2)
+    # The weights after each epoch (two workers, then three) and the Adam states after the second are
+    # the one process's: the resumed run continued with the weights, Adam states and data order it
+    # stopped with.
+    check_same_as_one_process(out, one_process(), 2, 3)
     d = differences(resume_state(os.path.join(out, 'checkpoints')),
                     resume_state(os.path.join(one_process(), 'checkpoints')))
-    print('two workers, resumed, vs one process, resume state: max |difference| %.3g' % d.max())
+    print('two workers, then three resumed, vs one process, resume state: max |difference| %.3g' % d.max())
     assert d.max() < 1e-3 and (d > 1e-5).mean() < 0.01
-
-
-@pytest.mark.slow
-def test_three_workers_train_as_one_process(synthetic_root, one_process, tmp_path):
-    out = str(tmp_path / 'three')
-    with Processes(str(tmp_path)) as processes:
-        processes.finish(*start_workers(processes, synthetic_root, out, 3, '--number_of_epochs', '2'))
-    check_same_as_one_process(out, one_process(), 2, 3)
 
 
 @pytest.mark.slow

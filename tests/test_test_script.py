@@ -251,26 +251,30 @@ print(json.dumps({'scores': report['scores'], 'backend': report['keras_backend']
 
 
 @pytest.mark.slow
-def test_jax_backend_gives_the_tensorflow_scores_without_importing_tensorflow(tmp_path):
+def test_jax_backend_gives_the_tensorflow_scores_without_importing_tensorflow(tmp_path, monkeypatch):
+    """test.py on JAX in a process of its own against test.main on TensorFlow in this one."""
     pytest.importorskip('jax')
+    import keras
     from test_inception import KERAS_WEIGHTS_NAME, save_random_keras_inception
     from test_lpips import write_random_weights
+    assert keras.backend.backend() == 'tensorflow'
     checkpoint = make_dataset_and_checkpoint(tmp_path)
     models = tmp_path / 'keras-home' / 'models'
     models.mkdir(parents=True)
     save_random_keras_inception(str(models / KERAS_WEIGHTS_NAME))
     write_random_weights(str(models / 'lpips_alex.npz'), 'alex')
-    results = {}
-    for backend in ('tensorflow', 'jax'):
-        flags = ['--data_root', str(tmp_path / 'data'), '--dataset', 'synthetic', '--warp_skip', 'mask',
-                 '--width_factor', WIDTH, '--generator_checkpoint', checkpoint,
-                 '--generated_images_dir', str(tmp_path / backend)]
-        environment = dict(os.environ, KERAS_BACKEND=backend, KERAS_HOME=str(tmp_path / 'keras-home'))
-        result = subprocesses.run([sys.executable, '-c', RUN_ON_BACKEND] + flags, 600, env=environment)
-        assert result.returncode == 0, result.stderr[-3000:]
-        results[backend] = json.loads(result.stdout.strip().splitlines()[-1])
-    assert results['jax']['backend'] == 'jax' and results['jax']['tensorflow_imported'] is False
-    tensorflow, jax = results['tensorflow']['scores'], results['jax']['scores']
+    monkeypatch.setenv('KERAS_HOME', str(tmp_path / 'keras-home'))
+
+    def flags(backend):
+        return ['--data_root', str(tmp_path / 'data'), '--dataset', 'synthetic', '--warp_skip', 'mask',
+                '--width_factor', WIDTH, '--generator_checkpoint', checkpoint,
+                '--generated_images_dir', str(tmp_path / backend)]
+    result = subprocesses.run([sys.executable, '-c', RUN_ON_BACKEND] + flags('jax'), 600,
+                              env=dict(os.environ, KERAS_BACKEND='jax'))
+    assert result.returncode == 0, result.stderr[-3000:]
+    jax_run = json.loads(result.stdout.strip().splitlines()[-1])
+    assert jax_run['backend'] == 'jax' and jax_run['tensorflow_imported'] is False
+    tensorflow, jax = test_script.main(flags('tensorflow'))['scores'], jax_run['scores']
     assert sorted(jax) == sorted(tensorflow) and 'inception_score' in jax and 'lpips_alex' in jax
     for name, value in tensorflow.items():
         assert jax[name] == pytest.approx(value, rel=1e-5, abs=1e-5), name
