@@ -2,7 +2,7 @@
 written to .npz files for tests/test_backends.py to compare between backends (each backend runs in
 its own process).
 
-    python tests/backend_step.py SYNTHETIC_ROOT OUT_DIR SHARED_DIR [--restore STATE_DIR] [train.py flags ...]
+    python tests/backend_step.py SYNTHETIC_ROOT OUT_DIR SHARED_DIR [--restore STATE_DIR | --steps_only] [train.py flags ...]
 
 SHARED_DIR holds the starting weights and six batches: the first process to run writes them (the
 networks of --seed, the first six batches of the training stream), later ones read them, so every
@@ -13,7 +13,8 @@ OUT_DIR/checkpoints (gan/checkpoints.py), and OUT_DIR/step2.npz (the same after 
 --restore, the process then reads the state after step 1 from STATE_DIR (written by any backend) and
 takes step 2 again from it, into OUT_DIR/continued/step2.npz. On JAX it also writes
 OUT_DIR/precisions.json: the precision each float32 convolution and dot product of its programs asks
-XLA for.
+XLA for. With --steps_only, only the steps: no gradients in step1.npz and no precisions.json (the
+gradient programs are a third of what a JAX process compiles).
 """
 import json
 import os
@@ -69,9 +70,11 @@ def write_precisions(engine, batches, path):
 
 
 def main(root, out, shared, *flags):
-    restore = None
+    restore, steps_only = None, flags[:1] == ('--steps_only',)
     if flags[:1] == ('--restore',):
         restore, flags = flags[1], flags[2:]
+    if steps_only:
+        flags = flags[1:]
     args = training_args(root, out, *flags)
     engine = engines.make_engine(args.distribute, args.batch_size)
     gan = make_gan(args, engine)
@@ -93,9 +96,9 @@ def main(root, out, shared, *flags):
     stored = np.load(batches_file)
     batches = [{k.split('/', 1)[1]: stored[k] for k in stored.files if k.startswith('%d/' % i)} for i in range(6)]
     engine.compile(gan)
-    if keras.backend.backend() == 'jax':
+    if keras.backend.backend() == 'jax' and not steps_only:
         write_precisions(engine, batches[:3], os.path.join(out, 'precisions.json'))
-    step(engine, gan, *batches[:3], os.path.join(out, 'step1.npz'), gradients=True)
+    step(engine, gan, *batches[:3], os.path.join(out, 'step1.npz'), gradients=not steps_only)
     checkpoints.save_resume_state(variables_of(gan), os.path.join(out, 'checkpoints'),
                                   {'next_epoch': 0, 'next_step': 1}, {'run': {}})
     step(engine, gan, *batches[3:], os.path.join(out, 'step2.npz'), gradients=False)

@@ -76,7 +76,8 @@ def test_two_jax_devices_take_the_step_of_one(backend_steps, synthetic_root, tmp
     """keras.distribution.DataParallel over two CPU devices: each takes one pair of the global batch of
     two, and the step equals the one-device step."""
     one = load(backend_steps.of('jax'), 'step1.npz')
-    out = run_step('jax', synthetic_root, tmp_path / 'two', backend_steps.shared, '--distribute', 'mirrored',
+    out = run_step('jax', synthetic_root, tmp_path / 'two', backend_steps.shared, '--steps_only',
+                   '--distribute', 'mirrored',
                    env={'XLA_FLAGS': '--xla_force_host_platform_device_count=2'})
     two = load(out, 'step1.npz')
     assert (int(one['replicas']), int(two['replicas'])) == (1, 2)
