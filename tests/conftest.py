@@ -11,8 +11,8 @@ loaded by path here and replaces it in ``sys.modules`` (``pdb`` keeps its own re
 Every JAX process the tests start shares one persistent compilation cache for the session (JAX's own
 setting, ``JAX_COMPILATION_CACHE_DIR``; one already set is used as it is): the same programs (the
 networks' initializers, the small networks' updates) recur from test to test, and compiling them is
-most of a small JAX run's time on a CPU (the backend tests' train.py run: 30 s with an empty cache,
-13 s with its programs cached, on a 2-core AMD EPYC). A cached program is the program compiled.
+most of a small JAX run's time on a CPU (the backend tests' train.py run: 36 s with an empty cache,
+16 s with its programs cached, on a 2-core AMD EPYC with AVX2). A cached program is the program compiled.
 
 With several workers (``-n 3``: pytest-xdist, ``--dist loadgroup``), the tests that share a run made
 once (``SHARED_RUNS``) go to one worker, so that it is made once, and the modules with the most slow
