@@ -14,6 +14,10 @@ def activation_statistics(features):
     if features.ndim != 2 or features.shape[0] < 2:
         raise ValueError('FID needs at least 2 feature vectors as an (N, D) array, got shape %s'
                          % (features.shape,))
+    if not np.isfinite(features).all():
+        bad = int(np.flatnonzero(~np.isfinite(features).all(axis=1))[0])
+        raise ValueError('FID: feature vector %d of %d is not finite (the Inception network gave NaN or inf)'
+                         % (bad, features.shape[0]))
     return features.mean(axis=0), np.cov(features, rowvar=False)
 
 

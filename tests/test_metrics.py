@@ -151,6 +151,13 @@ def test_frechet_distance_matches_the_standard_sqrtm_formula(first_count):
     assert np.allclose(mean, mu1) and np.allclose(covariance, sigma1)
 
 
+def test_fid_names_a_feature_vector_that_is_not_finite():
+    features = np.random.default_rng(4).normal(size=(6, 5))
+    features[3, 2] = np.nan
+    with pytest.raises(ValueError, match='feature vector 3 of 6 is not finite'):
+        fid_from_features(features, np.ones((6, 5)))
+
+
 def test_fid_refuses_too_few_or_mismatched_features():
     with pytest.raises(ValueError, match='at least 2'):
         fid_from_features(np.zeros((1, 3)), np.zeros((5, 3)))
