@@ -1,7 +1,7 @@
 """test.py on bad inputs: one line naming the file, a non-zero exit and nothing half-written; a folder
-holding an older run's images; the flags recorded in scores.json. The first bad input goes through the
-real command line (``test.py: error: ...`` on stderr, exit status 1); the others call ``test.main``
-in this process, whose exception's message is that line."""
+holding an older run's images; the flags recorded in scores.json. One bad input (a pair without a
+torso) goes through the real command line (``test.py: error: ...`` on stderr, exit status 1); the
+others call ``test.main`` in this process, whose exception's message is that line."""
 import json
 import os
 import shutil
