@@ -88,13 +88,14 @@ def fid_trace_timings(dimension=2048, repeats=3):
         first = rng.normal(size=(count, dimension)) * rng.uniform(0, 2, dimension)
         second = rng.normal(size=(count, dimension)) + 0.3 * first
         sigma1, sigma2 = np.cov(first, rowvar=False), np.cov(second, rowvar=False)
-        standard = lambda: np.trace(np.real(linalg.sqrtm(sigma1.dot(sigma2))))   # noqa: E731
-        project = lambda: trace_of_sqrt_product(sigma1, sigma2)   # noqa: E731
-        times = {name: min(common.time_calls(function, repeats, warmup=0))
-                 for name, function in (('sqrtm', standard), ('eigenvalues', project))}
+        values = {}
+        ways = {'sqrtm': lambda: np.trace(np.real(linalg.sqrtm(sigma1.dot(sigma2)))),
+                'eigenvalues': lambda: trace_of_sqrt_product(sigma1, sigma2)}
+        times = {name: min(common.time_calls(lambda: values.__setitem__(name, way()), repeats, warmup=0))
+                 for name, way in ways.items()}
         rows.append({'feature vectors': count, 'dimension': dimension, 'sqrtm s': times['sqrtm'],
                      'eigenvalues s': times['eigenvalues'], 'sqrtm / eigenvalues': times['sqrtm'] / times['eigenvalues'],
-                     'relative difference': abs(standard() - project()) / abs(standard())})
+                     'relative difference': abs(values['sqrtm'] - values['eigenvalues']) / abs(values['sqrtm'])})
     return rows
 
 

@@ -16,7 +16,6 @@ or becomes unreachable stops the others within about HEARTBEAT_SECONDS with a Pe
 end every worker waits for the others (``leave_together``), so none leaves a peer talking to a
 coordination service that is gone; a worker that has lost a peer leaves at once (``leave_at_exit``).
 """
-import atexit
 import json
 import os
 import re
@@ -121,7 +120,6 @@ def peer_lost(error, strategy, where):
         return None
     text = re.sub(r'\{\{.*?\}\}\s*', '', str(error)).strip()   # TensorFlow's function-node prefix
     message = text.splitlines()[0][:300].rstrip(':') if text else type(error).__name__
-    atexit.register(leave_at_exit)
     return PeerLostError('%s: another worker of this multi-worker run stopped or cannot be reached (%s), '
                          'so this one stops too; the last complete checkpoint is kept: restart every worker '
                          'with --resume' % (where, message))
@@ -130,8 +128,8 @@ def peer_lost(error, strategy, where):
 def leave_at_exit():
     """At the exit of a worker that has lost a peer: leave at once with train.py's error status. TensorFlow's
     own shutdown would wait at the coordination service's shutdown barrier (up to FINISH_SECONDS) for
-    the worker that is gone. Registered once the error is known, it runs before TensorFlow's handlers;
-    the files of the run are closed by then."""
+    the worker that is gone. Registered with atexit when the PeerLostError is raised, it runs before
+    TensorFlow's handlers; the files of the run are closed by then."""
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(1)

@@ -22,9 +22,10 @@ def _size_class(size):
 
 
 def _flat(draw):
+    import jax   # here, not at the top: the module is imported on every backend
+    import numpy as np
+
     def flat_draw(shape, *args, **kwargs):
-        import jax
-        import numpy as np
         shape = tuple(shape)
         size = math.prod(shape)
         if size < 2:

@@ -6,6 +6,7 @@ Per replica, every loss is a sum over the replica's examples divided by the GLOB
 Keras optimiser sums the replicas' gradients: N replicas take the step one device takes on the whole
 batch.
 """
+import atexit
 import contextlib
 
 import keras
@@ -139,6 +140,7 @@ class Engine(Steps):
             lost = distribute.peer_lost(error, self.strategy, distribute.task_name())
             if lost is None:
                 raise
+            atexit.register(distribute.leave_at_exit)
             raise lost from error
 
     def finish(self):
