@@ -26,5 +26,5 @@ setup(
     # pandas: the tests check the test-pair sampling against the reference's DataFrame.sample; the tests
     # run every backend, so they need jax too; pytest-xdist runs them in three processes (README).
     extras_require={'jax': ['jax[cpu]>=0.4.30'],
-                    'test': ['pytest>=8', 'pytest-xdist>=3.5', 'pandas>=2.0', 'jax[cpu]>=0.4.30']},
+                    'test': ['pytest>=8', 'pytest-xdist>=3.5', 'pandas>=2.0', 'jax[cpu]>=0.4.30', 'mpmath>=1.3']},
 )

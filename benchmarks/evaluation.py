@@ -7,10 +7,11 @@ weights file (no ImageNet weights are shipped; the work, hence the time, is the 
 
     python benchmarks/evaluation.py [--quick]
 
-``--fid`` times only FID's one costly term, Tr sqrt(C_1 C_2) at the 2048 Inception pool features, as
-the project computes it (the eigenvalues of C_1 C_2, gan/fid.py) and as the standard implementation does
-(the trace of scipy.linalg.sqrtm), from 12 feature vectors (singular covariances, as in the tests) and
-from 3000, and prints how far apart the two are.
+``--fid`` times only FID's one costly term, Tr sqrt(C_1 C_2) at the 2048 Inception pool features, each
+way the project computes it (gan/fid.py: the eigenvalues of C_1 C_2; with fewer feature vectors than
+features, the singular values of A B^T of the centred vectors) and as the standard implementation does
+(the trace of scipy.linalg.sqrtm), from 12 feature vectors (as in the tests), 1000 (README's test.py
+run) and 3000, and prints how far each is from sqrtm's value.
 """
 import os
 import sys
@@ -78,24 +79,32 @@ def run_test_py(data_root, work, pairs, generator_path, inception_path, width_fa
 
 
 def fid_trace_timings(dimension=2048, repeats=3):
-    """Seconds of Tr sqrt(C_1 C_2) both ways, and their relative difference, for two sample counts."""
+    """Seconds of Tr sqrt(C_1 C_2) each way, and each way's relative difference from sqrtm, for three
+    sample counts (the singular values only where there are fewer vectors than features)."""
     import numpy as np
     from scipy import linalg
-    from gan.fid import trace_of_sqrt_product
+    from gan.fid import trace_of_sqrt_product, trace_of_sqrt_product_of_samples
     rng = np.random.default_rng(0)
     rows = []
-    for count in (12, 3000):
+    for count in (12, 1000, 3000):
         first = rng.normal(size=(count, dimension)) * rng.uniform(0, 2, dimension)
         second = rng.normal(size=(count, dimension)) + 0.3 * first
         sigma1, sigma2 = np.cov(first, rowvar=False), np.cov(second, rowvar=False)
-        values = {}
+        centred1, centred2 = first - first.mean(0), second - second.mean(0)
         ways = {'sqrtm': lambda: np.trace(np.real(linalg.sqrtm(sigma1.dot(sigma2)))),
                 'eigenvalues': lambda: trace_of_sqrt_product(sigma1, sigma2)}
+        if count < dimension:
+            ways['singular values'] = lambda: trace_of_sqrt_product_of_samples(centred1, centred2)
+        values = {}
         times = {name: min(common.time_calls(lambda: values.__setitem__(name, way()), repeats, warmup=0))
                  for name, way in ways.items()}
-        rows.append({'feature vectors': count, 'dimension': dimension, 'sqrtm s': times['sqrtm'],
-                     'eigenvalues s': times['eigenvalues'], 'sqrtm / eigenvalues': times['sqrtm'] / times['eigenvalues'],
-                     'relative difference': abs(values['sqrtm'] - values['eigenvalues']) / abs(values['sqrtm'])})
+        row = {'feature vectors': count, 'dimension': dimension}
+        for name in ways:
+            row[name + ' s'] = times[name]
+        for name in ways:
+            if name != 'sqrtm':
+                row[name + ' vs sqrtm'] = abs(values[name] - values['sqrtm']) / abs(values['sqrtm'])
+        rows.append(row)
     return rows
 
 
@@ -107,12 +116,14 @@ def main(argv=None):
                              'them, so fixed costs (tracing, model building) are not spread over too few '
                              'pairs (default 100,300; 20,60 with --quick).')
     parser.add_argument('--width_factor', default=1.0, type=float, help='Generator width (1 = the paper).')
-    parser.add_argument('--fid', action='store_true', help="Time only FID's Tr sqrt(C_1 C_2), both ways.")
+    parser.add_argument('--fid', action='store_true', help="Time only FID's Tr sqrt(C_1 C_2), each way.")
     args = parser.parse_args(argv)
     if args.fid:
         results = {'machine': common.machine(), 'fid_trace': fid_trace_timings()}
         print(common.machine_line(results['machine']))
-        results['table'] = common.table(results['fid_trace'], list(results['fid_trace'][0]),
+        columns = ['feature vectors', 'dimension', 'sqrtm s', 'eigenvalues s', 'singular values s',
+                   'eigenvalues vs sqrtm', 'singular values vs sqrtm']
+        results['table'] = common.table(results['fid_trace'], columns,
                                         "FID's Tr sqrt(C_1 C_2), best of 3")
         common.write_json(args.out, results)
         return results
