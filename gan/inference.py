@@ -28,7 +28,7 @@ def compiled_forward(model, training=False):
 
 def _tensorflow_forward(model, training):
     import tensorflow as tf
-    call = tf.function(lambda inputs: model(inputs, training=training))
+    call = tf.function(lambda inputs: model(inputs, training=training), autograph=False)   # Keras ops only
 
     def forward(inputs):
         return np.asarray(call(inputs))
