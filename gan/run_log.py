@@ -30,6 +30,9 @@ from gan.checkpoints import writing
 CSV_NAME = 'training_log.csv'
 CURVES_NAME = 'loss_curves.png'
 NOT_CURVES = ('seconds',)   # logged per epoch, but not a loss
+# The loss curves are drawn again at most this often, and when the run ends or stops: a drawing takes
+# about 0.6 s of 2 CPU cores, which short epochs (a CPU run, the tests) would pay at every epoch.
+CURVES_EVERY_SECONDS = 60
 
 
 def _atomic_write_bytes(path, data):
@@ -44,10 +47,13 @@ def save_png(path, image):
 
 
 class RunLog:
-    """CSV (``training_log.csv``), TensorBoard events and ``loss_curves.png`` in ``log_dir``."""
+    """CSV (``training_log.csv``), TensorBoard events and ``loss_curves.png`` in ``log_dir`` (drawn
+    at most every CURVES_EVERY_SECONDS while the run goes on, and by draw_curves at its end)."""
 
     def __init__(self, log_dir):
         self.log_dir = log_dir
+        self.undrawn_rows = None   # the CSV rows, when loss_curves.png does not show them all yet
+        self.curves_drawn = time.monotonic()
         self.csv_path = os.path.join(log_dir, CSV_NAME)
         self.tensorboard_dir = os.path.join(log_dir, 'tensorboard')
         with writing(self.tensorboard_dir):
@@ -93,7 +99,9 @@ class RunLog:
         if self.events_path is not None:
             self._write_summary(epoch, [summary_pb2.Summary.Value(tag=name, simple_value=float(value))
                                         for name, value in values.items()])
-        self.plot_curves(rows)
+        self.undrawn_rows = rows
+        if time.monotonic() - self.curves_drawn >= CURVES_EVERY_SECONDS:
+            self.draw_curves()
 
     def log_image(self, epoch, name, image):
         if self.events_path is None:
@@ -105,10 +113,14 @@ class RunLog:
                                             encoded_image_string=buffer.getvalue())
         self._write_summary(epoch, [summary_pb2.Summary.Value(tag=name, image=encoded)])
 
-    def plot_curves(self, rows):
+    def draw_curves(self):
+        """loss_curves.png of every epoch logged, unless it shows them already."""
+        if self.undrawn_rows is None:
+            return
         buffer = io.BytesIO()
-        curves_figure(rows).savefig(buffer, format='png')
+        curves_figure(self.undrawn_rows).savefig(buffer, format='png')
         _atomic_write_bytes(os.path.join(self.log_dir, CURVES_NAME), buffer.getvalue())
+        self.undrawn_rows, self.curves_drawn = None, time.monotonic()
 
 
 def curves_figure(rows):

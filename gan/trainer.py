@@ -178,6 +178,8 @@ class Trainer:
             self.save_state(epoch, next_step)
         if stopping:
             progress.close()
+            if self.chief:
+                self.log.draw_curves()
             raise StopRequested(
                 'stopped by %s at epoch %d, step %d of %d; the resume state is in %s: continue with the same '
                 'command and --resume' % (self.stops.signal_name, epoch, next_step, self.args.batches_per_epoch,
@@ -264,5 +266,6 @@ class Trainer:
             if close is not None:
                 close()
         if self.chief:
+            self.log.draw_curves()
             print('final weights (after epoch %d): %s' % (self.end_epoch - 1, self.save_weights(self.end_epoch)),
                   flush=True)
