@@ -1,5 +1,5 @@
-"""The training loop: exact resume, the NaN stop, training_ratio, and train.py end to end (the resume
-state's own guarantees under a kill or a full disk: test_resume_state.py)."""
+"""The training loop: the NaN stop, training_ratio, and train.py end to end (exact resume: test_run_lifecycle.py
+and test_interrupts.py; the resume state's own guarantees under a kill or a full disk: test_resume_state.py)."""
 import csv
 import json
 import os
@@ -23,19 +23,6 @@ def _state(trainer):
     gan = trainer.gan
     return [v.numpy() for v in gan.generator.variables + gan.discriminator.variables
             + gan.g_optimizer.variables + gan.d_optimizer.variables]
-
-
-@pytest.mark.slow
-def test_two_epochs_equal_one_then_resume_one(synthetic_root, tmp_path):
-    straight = train(training_args(synthetic_root, tmp_path / 'a', *FLAGS, '--number_of_epochs', '2'))
-    train(training_args(synthetic_root, tmp_path / 'b', *FLAGS, '--number_of_epochs', '1'))
-    resumed = train(training_args(synthetic_root, tmp_path / 'b', *FLAGS, '--number_of_epochs', '2', '--resume'))
-    assert resumed.first_epoch == 1
-    assert int(resumed.gan.g_optimizer.iterations) == 2
-    for a, b in zip(_state(straight), _state(resumed)):
-        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
-    with open(tmp_path / 'b' / 'logs' / 'training_log.csv') as f:
-        assert [row['epoch'] for row in csv.DictReader(f)] == ['0', '1']
 
 
 @pytest.mark.slow
