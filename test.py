@@ -19,7 +19,6 @@ import sys
 import time
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 import pose_utils
@@ -31,38 +30,13 @@ from gan.inception_score import inception_score, load_inception, missing_incepti
 from gan.lpips import find_lpips
 from gan.metrics import apply_masks, l1, ssim
 from pckh import pckh_counts, pckh_score
+from triplets import load_triplet, other_pngs, save_triplet, triplet_name
 
 SCORES_FILE = 'scores.json'
 INCEPTION_SPLITS = 10
 SCORING_BLOCK = 100  # pairs scored together (Inception batches), so memory does not grow with the test set
 INCEPTION_SCORES = ('inception_score', 'inception_score_masked', 'fid')
 PCKH_COUNTS = ('pckh_correct', 'pckh_counted')   # per pair: PCKh is their sums' ratio, not a mean
-
-
-# ---- The PNG triplets ------------------------------------------------------------------------
-
-def triplet_name(from_name, to_name):
-    return '%s_%s.png' % (from_name, to_name)
-
-
-def save_triplet(folder, from_name, to_name, source, target, generated):
-    """Writes source | target | generated as one PNG, atomically."""
-    path = os.path.join(folder, triplet_name(from_name, to_name))
-    with atomic.atomic_path(path) as tmp:
-        Image.fromarray(np.concatenate([source, target, generated], axis=1)).save(tmp, format='PNG')
-
-
-def load_triplet(path, image_size):
-    """(source, target, generated) uint8 images of a PNG written by ``save_triplet``."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError('%s is missing (generate the images first, without --load_generated_images)' % path)
-    image = pose_utils.load_image(path)   # a damaged file raises ValueError naming it
-    height, width = image_size
-    if image.ndim != 3 or image.shape[:2] != (height, 3 * width) or image.shape[2] not in (3, 4):
-        raise ValueError('%s is %s, expected %dx%d RGB (three %dx%d images side by side; check --dataset)'
-                         % (path, image.shape, height, 3 * width, height, width))
-    image = image[..., :3]
-    return image[:, :width], image[:, width:2 * width], image[:, 2 * width:]
 
 
 # ---- Scores ----------------------------------------------------------------------------------
@@ -169,13 +143,6 @@ def loaded_batches(args, pairs):
         triplets = [load_triplet(os.path.join(args.generated_images_dir, triplet_name(*pair)), args.image_size)
                     for pair in names]
         yield names, [t[0] for t in triplets], [t[1] for t in triplets], [t[2] for t in triplets]
-
-
-def other_pngs(folder, pairs):
-    """The PNG names in ``folder`` that are not the triplets of ``pairs``: left by a run on another
-    pairs file, never scored."""
-    current = {triplet_name(*pair) for pair in pairs}
-    return sorted(name for name in os.listdir(folder) if name.lower().endswith('.png') and name not in current)
 
 
 def shard_bounds(shard, total, batch_size):

@@ -23,7 +23,7 @@ from skimage.transform import resize  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 import pose_utils  # noqa: E402
-from test import other_pngs, triplet_name  # noqa: E402  (test.py, which writes the PNGs)
+from triplets import other_pngs, triplet_name  # noqa: E402  (as test.py writes the PNGs)
 
 PERSON_CLASS = 15
 SSD_INPUT_SIZE = 300

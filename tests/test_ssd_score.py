@@ -165,11 +165,16 @@ def test_missing_model_files_say_where_to_get_them(tmp_path):
 
 def test_command_line_fails_clearly_without_the_model(tmp_path):
     write_triplets(tmp_path / 'images', [200])
-    result = subprocesses.run([sys.executable, 'ssd_score/compute_ssd_score.py', '--input_dir',
+    # the script as __main__, saying at exit whether Keras was imported: the DS score needs OpenCV alone
+    script = ("import atexit, runpy, sys; atexit.register(lambda: print('keras imported:', 'keras' in sys.modules, "
+              "file=sys.stderr)); sys.argv = ['ssd_score/compute_ssd_score.py'] + sys.argv[1:]; "
+              "runpy.run_path(sys.argv[0], run_name='__main__')")
+    result = subprocesses.run([sys.executable, '-c', script, '--input_dir',
                                str(tmp_path / 'images'), '--model_dir', str(tmp_path / 'no-model'),
                                '--image_size', '16,8', '--img_index', '2'], 120)
     assert result.returncode != 0
     assert 'SSD model file(s) not found' in result.stderr and 'deploy.prototxt' in result.stderr
+    assert 'keras imported: False' in result.stderr
 
 
 @pytest.mark.skipif(HAS_CAFFE_IMPORTER, reason='this OpenCV still has the Caffe importer')

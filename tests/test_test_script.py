@@ -1,4 +1,4 @@
-"""test.py: the PNG triplets, the scoring function, and the real command line on a tiny synthetic
+"""test.py: the PNG triplets (triplets.py), the scoring function, and the real command line on a tiny synthetic
 dataset with a freshly initialised narrow generator."""
 import json
 import os
@@ -13,6 +13,7 @@ from gan.metrics import l1_score, ssim_score
 from test_inception import write_fake_2015_graph
 
 import test as test_script
+import triplets
 from tests import subprocesses
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -26,20 +27,20 @@ def random_image(seed, size=IMAGE_SIZE):
 
 def test_png_triplet_round_trip(tmp_path):
     source, target, generated = random_image(0), random_image(1), random_image(2)
-    test_script.save_triplet(str(tmp_path), 'a_c1.jpg', 'a_c2.jpg', source, target, generated)
+    triplets.save_triplet(str(tmp_path), 'a_c1.jpg', 'a_c2.jpg', source, target, generated)
     assert os.listdir(tmp_path) == ['a_c1.jpg_a_c2.jpg.png']  # no temporary file left
-    loaded = test_script.load_triplet(str(tmp_path / 'a_c1.jpg_a_c2.jpg.png'), IMAGE_SIZE)
+    loaded = triplets.load_triplet(str(tmp_path / 'a_c1.jpg_a_c2.jpg.png'), IMAGE_SIZE)
     for original, read_back in zip((source, target, generated), loaded):
         assert read_back.dtype == np.uint8 and np.array_equal(original, read_back)
 
 
 def test_missing_or_wrong_size_png_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match='x.jpg_y.jpg.png is missing'):
-        test_script.load_triplet(str(tmp_path / 'x.jpg_y.jpg.png'), IMAGE_SIZE)
+        triplets.load_triplet(str(tmp_path / 'x.jpg_y.jpg.png'), IMAGE_SIZE)
     small = random_image(3, (64, 32))
-    test_script.save_triplet(str(tmp_path), 'x.jpg', 'y.jpg', small, small, small)
+    triplets.save_triplet(str(tmp_path), 'x.jpg', 'y.jpg', small, small, small)
     with pytest.raises(ValueError, match=r'x.jpg_y.jpg.png is \(64, 96, 3\), expected 128x192'):
-        test_script.load_triplet(str(tmp_path / 'x.jpg_y.jpg.png'), IMAGE_SIZE)
+        triplets.load_triplet(str(tmp_path / 'x.jpg_y.jpg.png'), IMAGE_SIZE)
 
 
 def person_keypoints(seed):
@@ -115,7 +116,7 @@ def test_command_line_generates_scores_and_reloads(tmp_path, monkeypatch):
     assert 'number_of_epochs' not in report['test_flags'] and report['training_flags'] is None
     assert report['skipped_pairs'] == 0 and report['ignored_pngs'] == 0
     # The saved scores are those of the saved PNGs: sources and targets are the dataset's images.
-    triplets = [test_script.load_triplet(str(images_dir / ('%s_%s.png' % pair)), IMAGE_SIZE) for pair in pairs]
+    triplets = [triplets.load_triplet(str(images_dir / ('%s_%s.png' % pair)), IMAGE_SIZE) for pair in pairs]
     targets, generated = [t[1] for t in triplets], [t[2] for t in triplets]
     assert report['scores']['ssim'] == pytest.approx(ssim_score(generated, targets), abs=1e-12)
     assert report['scores']['l1'] == pytest.approx(l1_score(generated, targets), abs=1e-12)
@@ -198,7 +199,7 @@ def test_lpips_and_pckh_per_pair_and_in_shards(tmp_path, monkeypatch):
     assert whole['lpips_weights'] == {'alex': str(lpips_dir / 'lpips_alex.npz')}
     # Against the saved PNGs: LPIPS per pair averaged, PCKh over all counted keypoints.
     pairs = pose_utils.load_pairs(str(tmp_path / 'data' / 'synthetic-pairs-test.csv'))
-    triplets = [test_script.load_triplet(str(tmp_path / 'whole' / ('%s_%s.png' % pair)), IMAGE_SIZE)
+    triplets = [triplets.load_triplet(str(tmp_path / 'whole' / ('%s_%s.png' % pair)), IMAGE_SIZE)
                 for pair in pairs]
     targets, generated = [t[1] for t in triplets], [t[2] for t in triplets]
     model = LPIPS(str(lpips_dir / 'lpips_alex.npz'), 'alex')
