@@ -116,8 +116,8 @@ def test_command_line_generates_scores_and_reloads(tmp_path, monkeypatch):
     assert 'number_of_epochs' not in report['test_flags'] and report['training_flags'] is None
     assert report['skipped_pairs'] == 0 and report['ignored_pngs'] == 0
     # The saved scores are those of the saved PNGs: sources and targets are the dataset's images.
-    triplets = [triplets.load_triplet(str(images_dir / ('%s_%s.png' % pair)), IMAGE_SIZE) for pair in pairs]
-    targets, generated = [t[1] for t in triplets], [t[2] for t in triplets]
+    images = [triplets.load_triplet(str(images_dir / ('%s_%s.png' % pair)), IMAGE_SIZE) for pair in pairs]
+    targets, generated = [t[1] for t in images], [t[2] for t in images]
     assert report['scores']['ssim'] == pytest.approx(ssim_score(generated, targets), abs=1e-12)
     assert report['scores']['l1'] == pytest.approx(l1_score(generated, targets), abs=1e-12)
     from skimage.io import imread
@@ -199,9 +199,9 @@ def test_lpips_and_pckh_per_pair_and_in_shards(tmp_path, monkeypatch):
     assert whole['lpips_weights'] == {'alex': str(lpips_dir / 'lpips_alex.npz')}
     # Against the saved PNGs: LPIPS per pair averaged, PCKh over all counted keypoints.
     pairs = pose_utils.load_pairs(str(tmp_path / 'data' / 'synthetic-pairs-test.csv'))
-    triplets = [triplets.load_triplet(str(tmp_path / 'whole' / ('%s_%s.png' % pair)), IMAGE_SIZE)
-                for pair in pairs]
-    targets, generated = [t[1] for t in triplets], [t[2] for t in triplets]
+    images = [triplets.load_triplet(str(tmp_path / 'whole' / ('%s_%s.png' % pair)), IMAGE_SIZE)
+              for pair in pairs]
+    targets, generated = [t[1] for t in images], [t[2] for t in images]
     model = LPIPS(str(lpips_dir / 'lpips_alex.npz'), 'alex')
     assert scores['lpips_alex'] == pytest.approx(model.distances(generated, targets).mean(), rel=1e-6)
     counts = np.array([pckh.pckh_counts(fake_keypoints(image), keypoints[to])
