@@ -13,6 +13,11 @@ setting, ``JAX_COMPILATION_CACHE_DIR``; one already set is used as it is): the s
 networks' initializers, the small networks' updates) recur from test to test, and compiling them is
 most of a small JAX run's time on a CPU (the backend tests' train.py run: 36 s with an empty cache,
 16 s with its programs cached, on a 2-core AMD EPYC with AVX2). A cached program is the program compiled.
+The session's XLA_FLAGS also turn LLVM's optimisation of XLA's CPU code off
+(``--xla_backend_optimization_level=0``, added to flags already set): most of the time XLA takes to
+compile a program for the CPU goes to those passes, which the tests' tiny steps do not pay back (that
+train.py run with an empty cache: 48 CPU-seconds, 28 without them). The level changes the machine
+code, not the operations: the equalities the tests check hold at either level.
 
 With several workers (``-n 3``: pytest-xdist, ``--dist loadgroup``), the tests that share a run made
 once (``SHARED_RUNS``) go to one worker, so that it is made once, and the modules with the most slow
@@ -55,6 +60,8 @@ from tests.subprocesses import SCALE_VARIABLE, timeout_scale  # noqa: E402
 
 
 _made_jax_cache = []
+# XLA's CPU compiler without LLVM's optimisation passes (see the module docstring).
+OPTIMISATION_FLAG = '--xla_backend_optimization_level=0'
 
 
 def pytest_configure(config):
@@ -63,6 +70,8 @@ def pytest_configure(config):
         _made_jax_cache.append(tempfile.mkdtemp(prefix='deformable-gan-tests-jax-cache-'))
         os.environ['JAX_COMPILATION_CACHE_DIR'] = _made_jax_cache[0]
     os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
+    if OPTIMISATION_FLAG.split('=')[0] not in os.environ.get('XLA_FLAGS', ''):
+        os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') + ' ' + OPTIMISATION_FLAG).strip()
 
 
 # Fixtures that train or build a network once for several tests (module or session scope).

@@ -3,6 +3,7 @@ written on one backend continues on the other, and train.py on JAX, killed and r
 uninterrupted run ends, without importing TensorFlow. Each backend runs in a process of its own
 (KERAS_BACKEND is read once, when keras is first imported): tests/backend_runs.py."""
 import json
+import os
 import sys
 
 import numpy as np
@@ -78,7 +79,7 @@ def test_two_jax_devices_take_the_step_of_one(backend_steps, synthetic_root, tmp
     one = load(backend_steps.of('jax'), 'step1.npz')
     out = run_step('jax', synthetic_root, tmp_path / 'two', backend_steps.shared, '--steps_only',
                    '--distribute', 'mirrored',
-                   env={'XLA_FLAGS': '--xla_force_host_platform_device_count=2'})
+                   env={'XLA_FLAGS': os.environ.get('XLA_FLAGS', '') + ' --xla_force_host_platform_device_count=2'})
     two = load(out, 'step1.npz')
     assert (int(one['replicas']), int(two['replicas'])) == (1, 2)
     check_losses(one, two, 1e-6)
