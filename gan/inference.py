@@ -27,8 +27,8 @@ def compiled_forward(model, training=False):
 
 
 def _tensorflow_forward(model, training):
-    import tensorflow as tf
-    call = tf.function(lambda inputs: model(inputs, training=training), autograph=False)   # Keras ops only
+    from gan.engines.tensorflow_engine import compiled
+    call = compiled(lambda inputs: model(inputs, training=training))
 
     def forward(inputs):
         return np.asarray(call(inputs))
