@@ -14,10 +14,12 @@ networks' initializers, the small networks' updates) recur from test to test, an
 most of a small JAX run's time on a CPU (the backend tests' train.py run: 36 s with an empty cache,
 16 s with its programs cached, on a 2-core AMD EPYC with AVX2). A cached program is the program compiled.
 The session's XLA_FLAGS also turn LLVM's optimisation of XLA's CPU code off
-(``--xla_backend_optimization_level=0``, added to flags already set): most of the time XLA takes to
-compile a program for the CPU goes to those passes, which the tests' tiny steps do not pay back (that
-train.py run with an empty cache: 48 CPU-seconds, 28 without them). The level changes the machine
-code, not the operations: the equalities the tests check hold at either level.
+(``--xla_backend_optimization_level=0``, added to flags already set; JAX's programs and TensorFlow's
+jit-compiled warp): most of the time XLA takes to compile a program for the CPU goes to those passes,
+which the tests' tiny steps do not pay back (that train.py run with an empty cache: 48 CPU-seconds, 28
+without them; tests/test_backends.py: 295 CPU-seconds, 202 without them). The level changes the
+machine code, not the operations: the equalities the tests check hold at either level (an
+``XLA_FLAGS`` that names the level keeps its own).
 
 With several workers (``-n 3``: pytest-xdist, ``--dist loadgroup``), the tests that share a run made
 once (``SHARED_RUNS``) go to one worker, so that it is made once, and the modules with the most slow
