@@ -154,19 +154,20 @@ def exact_fid(first, second):
     """FID in 50-digit arithmetic from the feature vectors: the eigenvalues of C_1 C_2 without float64
     rounding, whose noise on the zero eigenvalues of a singular product becomes ~1e-8 under a root."""
     import mpmath
-    mpmath.mp.dps = 50
 
     def statistics(features):
         rows = mpmath.matrix(features.tolist())
         mean = [mpmath.fsum(rows[i, j] for i in range(rows.rows)) / rows.rows for j in range(rows.cols)]
         centred = mpmath.matrix([[rows[i, j] - mean[j] for j in range(rows.cols)] for i in range(rows.rows)])
         return mean, centred.T * centred / (rows.rows - 1)
-    (mu1, sigma1), (mu2, sigma2) = statistics(first), statistics(second)
-    eigenvalues, _ = mpmath.eig(sigma1 * sigma2)
-    size = len(mu1)
-    value = (mpmath.fsum((a - b) ** 2 for a, b in zip(mu1, mu2)) + mpmath.fsum(sigma1[i, i] + sigma2[i, i] for i in range(size))
-             - 2 * mpmath.re(mpmath.fsum(mpmath.sqrt(e) for e in eigenvalues)))
-    return float(value)
+    with mpmath.workdps(50):
+        (mu1, sigma1), (mu2, sigma2) = statistics(first), statistics(second)
+        eigenvalues, _ = mpmath.eig(sigma1 * sigma2)
+        size = len(mu1)
+        value = (mpmath.fsum((a - b) ** 2 for a, b in zip(mu1, mu2))
+                 + mpmath.fsum(sigma1[i, i] + sigma2[i, i] for i in range(size))
+                 - 2 * mpmath.re(mpmath.fsum(mpmath.sqrt(e) for e in eigenvalues)))
+        return float(value)
 
 
 @pytest.mark.parametrize('counts', [(5, 80), (80, 5), (3, 4)])
