@@ -8,8 +8,8 @@ import numpy as np
 from scipy import linalg
 
 
-def activation_statistics(features):
-    """Mean (D,) and covariance (D, D) of (N, D) features, N-1 normalised as in the standard FID."""
+def checked_features(features):
+    """(N, D) float64 features, N >= 2, all finite; otherwise a ValueError naming the first bad vector."""
     features = np.asarray(features, dtype=np.float64)
     if features.ndim != 2 or features.shape[0] < 2:
         raise ValueError('FID needs at least 2 feature vectors as an (N, D) array, got shape %s'
@@ -18,6 +18,12 @@ def activation_statistics(features):
         bad = int(np.flatnonzero(~np.isfinite(features).all(axis=1))[0])
         raise ValueError('FID: feature vector %d of %d is not finite (the Inception network gave NaN or inf)'
                          % (bad, features.shape[0]))
+    return features
+
+
+def activation_statistics(features):
+    """Mean (D,) and covariance (D, D) of (N, D) features, N-1 normalised as in the standard FID."""
+    features = checked_features(features)
     return features.mean(axis=0), np.cov(features, rowvar=False)
 
 
@@ -49,10 +55,10 @@ def check_dimensions(mu1, mu2):
         raise ValueError('the two feature sets differ in dimension: %s and %s' % (mu1.shape, mu2.shape))
 
 
-def distance(mu1, sigma1, mu2, sigma2, trace_sqrt):
-    """||mu_1 - mu_2||^2 + Tr(C_1 + C_2) - 2 Tr sqrt(C_1 C_2), given the last trace."""
+def distance(mu1, mu2, trace1, trace2, trace_sqrt):
+    """||mu_1 - mu_2||^2 + Tr C_1 + Tr C_2 - 2 Tr sqrt(C_1 C_2), given the three traces."""
     difference = mu1 - mu2
-    return float(difference.dot(difference) + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_sqrt)
+    return float(difference.dot(difference) + trace1 + trace2 - 2 * trace_sqrt)
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2):
@@ -65,18 +71,19 @@ def frechet_distance(mu1, sigma1, mu2, sigma2):
     check_dimensions(mu1, mu2)
     if sigma1.shape != sigma2.shape:
         raise ValueError('the two covariances differ in shape: %s and %s' % (sigma1.shape, sigma2.shape))
-    return distance(mu1, sigma1, mu2, sigma2, trace_of_sqrt_product(sigma1, sigma2))
+    return distance(mu1, mu2, np.trace(sigma1), np.trace(sigma2), trace_of_sqrt_product(sigma1, sigma2))
 
 
 def fid_from_features(features1, features2):
-    """FID of two (N, D) feature sets (e.g. Inception pool features of generated and real images);
-    Tr sqrt(C_1 C_2) from the feature vectors when either set has fewer vectors than features, else
-    from the covariances."""
-    (mu1, sigma1), (mu2, sigma2) = activation_statistics(features1), activation_statistics(features2)
+    """FID of two (N, D) feature sets (e.g. Inception pool features of generated and real images).
+    When either set has fewer vectors than features, every trace comes from the centred vectors (Tr C
+    is their sum of squares over N - 1) and no D x D covariance is formed; otherwise from the
+    covariances."""
+    features1, features2 = checked_features(features1), checked_features(features2)
+    mu1, mu2 = features1.mean(axis=0), features2.mean(axis=0)
     check_dimensions(mu1, mu2)
-    features1, features2 = np.asarray(features1, np.float64), np.asarray(features2, np.float64)
-    if min(len(features1), len(features2)) < features1.shape[1]:
-        trace_sqrt = trace_of_sqrt_product_of_samples(features1 - mu1, features2 - mu2)
-    else:
-        trace_sqrt = trace_of_sqrt_product(sigma1, sigma2)
-    return distance(mu1, sigma1, mu2, sigma2, trace_sqrt)
+    if min(len(features1), len(features2)) >= features1.shape[1]:
+        return frechet_distance(mu1, np.cov(features1, rowvar=False), mu2, np.cov(features2, rowvar=False))
+    centred1, centred2 = features1 - mu1, features2 - mu2
+    trace1, trace2 = (np.sum(centred ** 2) / (len(centred) - 1) for centred in (centred1, centred2))
+    return distance(mu1, mu2, trace1, trace2, trace_of_sqrt_product_of_samples(centred1, centred2))
