@@ -10,6 +10,8 @@ is killed before the test ends.
 - ``run(command, seconds)``: ``subprocess.run`` with the output captured as text.
 - ``Processes(log_dir)``: commands running side by side, each writing to ``log_dir/NAME.log``.
 - ``free_ports(count)``: ports on 127.0.0.1 that nothing listens on, for processes that talk to each other.
+- ``reporting_import(script, module)``: a script run as __main__ that says at exit whether it imported
+  ``module``.
 """
 import math
 import os
@@ -17,6 +19,7 @@ import shlex
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
@@ -25,6 +28,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCALE_VARIABLE = 'TEST_TIMEOUT_SCALE'
 TAIL_LINES = 30
 POLL_SECONDS = 0.2
+
+
+def reporting_import(script, module, stream='stdout'):
+    """[python, -c, code]: runs ``script`` as __main__ with the arguments that follow, and prints at exit
+    "<module> imported: True|False" to ``stream`` (stdout or stderr)."""
+    code = ("import atexit, runpy, sys; atexit.register(lambda: print(%r, %r in sys.modules, file=sys.%s)); "
+            "sys.argv = [%r] + sys.argv[1:]; runpy.run_path(%r, run_name='__main__')"
+            % (module + ' imported:', module, stream, script, script))
+    return [sys.executable, '-c', code]
 
 
 def free_ports(count):

@@ -4,7 +4,6 @@ uninterrupted run ends, without importing TensorFlow. Each backend runs in a pro
 (KERAS_BACKEND is read once, when keras is first imported): tests/backend_runs.py."""
 import json
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -88,17 +87,12 @@ def test_two_jax_devices_take_the_step_of_one(backend_steps, synthetic_root, tmp
 
 # ---- train.py on JAX ------------------------------------------------------------------------------
 
-# train.py run as __main__ that reports at exit whether TensorFlow was imported.
-WITHOUT_TENSORFLOW = ("import atexit, runpy, sys; atexit.register(lambda: print('tensorflow imported:', "
-                      "'tensorflow' in sys.modules)); sys.argv = ['train.py'] + sys.argv[1:]; "
-                      "runpy.run_path('train.py', run_name='__main__')")
-
-
 def jax_train_command(root, out, *extra, checkpoints=None):
     """train.py on JAX (two epochs of two steps, dropout on) writing into ``out``, its checkpoints into
     ``checkpoints`` (``out`` when not given)."""
     checkpoints = checkpoints or out
-    return [sys.executable, '-c', WITHOUT_TENSORFLOW, '--dataset', 'synthetic', '--data_root', root,
+    # train.py run as __main__ that reports at exit whether TensorFlow was imported
+    return subprocesses.reporting_import('train.py', 'tensorflow') + ['--dataset', 'synthetic', '--data_root', root,
             '--width_factor', '0.0625', '--batch_size', '2', '--batches_per_epoch', '2',
             '--number_of_epochs', '2', '--warp_skip', 'mask', '--data_workers', '1', '--use_validation', '0',
             '--output_dir', str(out), '--checkpoints_dir', str(checkpoints), '--log_dir', str(out / 'logs')] + list(extra)

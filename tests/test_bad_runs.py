@@ -43,7 +43,7 @@ def setup(prepared, tmp_path, monkeypatch):
         return test_script.main(flags(extra, checkpoint))
 
     def command_line(*extra, checkpoint=None):
-        return subprocesses.run([sys.executable, 'test.py'] + flags(extra, checkpoint), 300, env=dict(os.environ))
+        return subprocesses.run([sys.executable, 'test.py'] + flags(extra, checkpoint), 300)   # KERAS_HOME inherited
     run.command_line = command_line
     return tmp_path, out, run
 

@@ -2,7 +2,6 @@
 error paths, and the whole scoring path on a tiny Caffe SSD written by the test (prototxt and a
 hand-encoded caffemodel protobuf) that ends in a real DetectionOutput layer."""
 import os
-import sys
 
 import cv2
 import numpy as np
@@ -165,11 +164,9 @@ def test_missing_model_files_say_where_to_get_them(tmp_path):
 
 def test_command_line_fails_clearly_without_the_model(tmp_path):
     write_triplets(tmp_path / 'images', [200])
-    # the script as __main__, saying at exit whether Keras was imported: the DS score needs OpenCV alone
-    script = ("import atexit, runpy, sys; atexit.register(lambda: print('keras imported:', 'keras' in sys.modules, "
-              "file=sys.stderr)); sys.argv = ['ssd_score/compute_ssd_score.py'] + sys.argv[1:]; "
-              "runpy.run_path(sys.argv[0], run_name='__main__')")
-    result = subprocesses.run([sys.executable, '-c', script, '--input_dir',
+    # saying at exit whether Keras was imported: the DS score needs OpenCV alone
+    script = subprocesses.reporting_import('ssd_score/compute_ssd_score.py', 'keras', stream='stderr')
+    result = subprocesses.run(script + ['--input_dir',
                                str(tmp_path / 'images'), '--model_dir', str(tmp_path / 'no-model'),
                                '--image_size', '16,8', '--img_index', '2'], 120)
     assert result.returncode != 0
