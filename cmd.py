@@ -143,7 +143,7 @@ RUN_FLAGS = ('dataset', 'warp_skip', 'warp_agg', 'disc_type', 'use_input_pose', 
 
 def train_parser(description='Deformable GAN: training and testing (train.py, test.py, demo.py).'):
     # Imported here, not at the top: the data scripts' parsers stay free of TensorFlow.
-    import warp_types
+    from warps import warp_types
     parser = dataset_parser(description)
     add = parser.add_argument
     # The reference's flags, with its defaults.
@@ -231,7 +231,7 @@ def train_parser(description='Deformable GAN: training and testing (train.py, te
     add('--inception_graph', default=None,
         help='The 2015 Inception graph (.pb) the paper\'s Inception Score used; preferred over --inception_weights.')
     add('--lpips_weights', default=None,
-        help='test.py: the folder of lpips_alex.npz / lpips_vgg.npz (made by convert_lpips_weights.py) for '
+        help='test.py: the folder of lpips_alex.npz / lpips_vgg.npz (made by evaluation/convert_lpips_weights.py) for '
              'LPIPS (default: Keras\' cache ~/.keras/models).')
     add('--pckh', default='auto', choices=['auto', '1', '0'],
         help='test.py: PCKh of the generated images with --pose_estimator: auto when that file exists, '

@@ -29,8 +29,8 @@ import collections
 import keras
 from keras import ops
 
-import warp_types
 from gan import devices
+from warps import warp_types
 
 ENCODER_FILTERS = {6: (64, 128, 256, 512, 512, 512), 7: (64, 128, 256, 512, 512, 512, 512)}
 DECODER_FILTERS = {6: (512, 512, 512, 256, 128, 3), 7: (512, 512, 512, 512, 256, 128, 3)}

@@ -2,12 +2,12 @@
 "Keypoints and files", "Pose maps", "Part transforms and masks").
 
 Batches are dicts keyed by the model input names ('source_image', 'source_pose', 'target_pose',
-'background' and the inputs of the warp type, warp_types.py) plus 'target_image'; a model takes
+'background' and the inputs of the warp type, warps/warp_types.py) plus 'target_image'; a model takes
 ``{k: batch[k] for k in its input names}`` (conv_layers.make_inputs).
 
 Two pipelines make the same batches bit for bit (gan/dataset.py): tf.data on the TensorFlow backend
-(pose_tf_data.py, imported only there), and numpy code in worker processes on every backend
-(pose_batches.py). Both read the images pair by pair and compute everything that comes from
+(input_pipeline/pose_tf_data.py, imported only there), and numpy code in worker processes on every backend
+(input_pipeline/pose_batches.py). Both read the images pair by pair and compute everything that comes from
 keypoints on whole batches: pose maps, the warp type's inputs (warp_types.WarpType.batch_inputs: part
 transforms and masks in one vectorised numpy call per batch). This module imports no tensorflow.
 Nothing is cached (``--cache_pose_rep`` is accepted): a map costs less to compute than the reference's
@@ -19,11 +19,11 @@ import keras
 import numpy as np
 from PIL import Image
 
-import pose_batches
 import pose_transform
 import pose_utils
-import warp_types
 from gan.dataset import PairDataset
+from input_pipeline import pose_batches
+from warps import warp_types
 
 SPLITS = ('train', 'test')
 
@@ -48,7 +48,7 @@ def pose_representation(kp, image_size, pose_rep_type, pose_map='stepped'):
 
 
 def warp_inputs(source_kp, target_kp, image_size, warp_skip):
-    """The inputs of the warp ``warp_skip`` for one pair, as a dict (warp_types.py)."""
+    """The inputs of the warp ``warp_skip`` for one pair, as a dict (warps/warp_types.py)."""
     return warp_types.warp_type(warp_skip).pair_inputs(source_kp, target_kp, image_size)
 
 
@@ -199,11 +199,11 @@ class PoseHMDataset(PairDataset):
 
     # ---- tf.data: the per-pair map (files) and the per-batch map (everything from keypoints) --------
     def _pair_fn(self, split):
-        import pose_tf_data
+        from input_pipeline import pose_tf_data
         return pose_tf_data.pair_fn(self, split)
 
     def _batch_fn(self, split):
-        import pose_tf_data
+        from input_pipeline import pose_tf_data
         return pose_tf_data.batch_fn(self, split)
 
     # ---- numpy: both maps in one picklable function ----------------------------------------------
@@ -217,7 +217,7 @@ class PoseHMDataset(PairDataset):
         through tf.data on the TensorFlow backend, the numpy pipeline on the others. An image the
         decoder refuses (damage that the checks at build time do not see) raises ValueError naming it."""
         if keras.backend.backend() == 'tensorflow':
-            import pose_tf_data
+            from input_pipeline import pose_tf_data
             yield from pose_tf_data.test_batches(self, batch_size)
             return
         start = 0
@@ -234,6 +234,6 @@ _TENSORFLOW_NAMES = {'heatmaps_tf': 'heatmaps_tf', '_read_image_tf': 'read_image
 
 def __getattr__(name):
     if name in _TENSORFLOW_NAMES:
-        import pose_tf_data
+        from input_pipeline import pose_tf_data
         return getattr(pose_tf_data, _TENSORFLOW_NAMES[name])
     raise AttributeError('module %r has no attribute %r' % (__name__, name))

@@ -23,14 +23,14 @@ from tqdm import tqdm
 
 import pose_utils
 from data.make_synthetic_dataset import ensure_dataset
+from evaluation.pckh import pckh_counts, pckh_score
+from evaluation.triplets import load_triplet, other_pngs, save_triplet, triplet_name
 from gan import atomic, devices
 from gan.fid import fid_from_features
 from gan.inference import compiled_forward
 from gan.inception_score import inception_score, load_inception, missing_inception_message
 from gan.lpips import find_lpips
 from gan.metrics import apply_masks, l1, ssim
-from pckh import pckh_counts, pckh_score
-from triplets import load_triplet, other_pngs, save_triplet, triplet_name
 
 SCORES_FILE = 'scores.json'
 INCEPTION_SPLITS = 10
@@ -273,7 +273,7 @@ def find_lpips_models(args):
 def find_keypoint_estimator(args):
     """(image -> keypoints, None) for PCKh, or (None, why skipped). --pckh auto: when the
     --pose_estimator file exists; 1: it must; 0: never."""
-    from pckh import keypoint_estimator
+    from evaluation.pckh import keypoint_estimator
     mode = str(getattr(args, 'pckh', 'auto'))
     path = getattr(args, 'pose_estimator', None)
     if mode == '0':

@@ -10,8 +10,8 @@ measured in the same run:
 
 and the project's part transforms and masks alone, called per pair and per batch.
 
-``--numpy``: the numpy pipeline alone (``PairDataset.train_batches``: pose_batches.py in worker
-processes), market size 128x64 ``mask``: pairs per CPU second of one core (the batch function in this
+``--numpy``: the numpy pipeline alone (``PairDataset.train_batches``: input_pipeline/pose_batches.py in
+worker processes), market size 128x64 ``mask``: pairs per CPU second of one core (the batch function in this
 process, one thread), the wall rate with one worker per usable core, the consumer's CPU time per pair (receiving
 the batches), and the cores a GPU consuming ``--gpu_rate`` pairs/s needs.
 

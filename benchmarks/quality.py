@@ -206,7 +206,7 @@ def score_reference(args, name, make_output):
     """Writes test.py's PNG triplets with ``make_output(source, target)`` as the generated image, then
     scores them with ``test.py --load_generated_images 1``."""
     import pose_utils
-    from triplets import save_triplet
+    from evaluation.triplets import save_triplet
     folder = os.path.join(args.work_dir, name, 'generated')
     os.makedirs(folder, exist_ok=True)
     images_dir = os.path.join(args.data_root, DATASET + '-dataset', 'test')
@@ -294,7 +294,7 @@ def by_pose_change(args, runs, groups=3):
     ``runs``: {name: [folder of triplets, ...]}. Returns (upper bounds in px, {name: [score, ...]})."""
     import pose_utils
     from test import score_generated_images
-    from triplets import load_triplet, triplet_name
+    from evaluation.triplets import load_triplet, triplet_name
     pairs = pose_utils.load_pairs(os.path.join(args.data_root, DATASET + '-pairs-test.csv'))
     keypoints = pose_utils.load_annotations(os.path.join(args.data_root, DATASET + '-annotation-test.csv'))
     change = np.array([pose_change(keypoints[a], keypoints[b]) for a, b in pairs])
@@ -330,7 +330,7 @@ def draw_sheet(args, configs, path):
     configuration's output (seed of the first --seeds value), read back from test.py's PNG triplets;
     drawn at twice the size, 256 colours."""
     import pose_utils
-    from triplets import load_triplet, triplet_name
+    from evaluation.triplets import load_triplet, triplet_name
     pairs = pose_utils.load_pairs(os.path.join(args.data_root, DATASET + '-pairs-test.csv'))[:args.sheet_pairs]
     keypoints = pose_utils.load_annotations(os.path.join(args.data_root, DATASET + '-annotation-test.csv'))
     seed = args.seeds[0]

@@ -34,8 +34,8 @@ def profile_warp(gan, batch, repeats):
     """The AffineTransformLayer calls of the generator alone, forward and forward + backward, on
     features of their real shapes, with each interpolation of --warp_interpolation."""
     import tensorflow as tf
-    import warp_sampling
-    import warp_types
+    from warps import warp_sampling
+    from warps import warp_types
     rows = []
     for layer in gan.generator.layers:
         if not isinstance(layer, warp_types.AffineTransformLayer):

@@ -11,7 +11,7 @@ Distance of two images x0, x1 (RGB, scaled to [-1, 1]):
 w^l being the learned non-negative channel weights (the "lin" layers). Identical images give 0.
 
 Weights are read from one local ``.npz`` per variant (nothing is downloaded): ``lpips_alex.npz`` and
-``lpips_vgg.npz``, made by ``convert_lpips_weights.py`` from the lpips package's ``weights/v0.1/alex.pth``
+``lpips_vgg.npz``, made by ``evaluation/convert_lpips_weights.py`` from the lpips package's ``weights/v0.1/alex.pth``
 / ``vgg.pth`` and torchvision's ImageNet AlexNet / VGG16 weights. In the file: ``conv<i>_kernel``
 (kh, kw, in, out), ``conv<i>_bias`` for each convolution in order, ``lin<l>`` (channels,) for each
 tap; the filter counts are read from the file, the kernel sizes, strides, padding and pooling are the
@@ -49,7 +49,7 @@ def weights_name(net):
 
 def missing_weights_message(net, folder):
     lins, backbone = SOURCES[net]
-    return ('LPIPS (%s) weights not found: %s. Get %s and %s, then run python convert_lpips_weights.py %s '
+    return ('LPIPS (%s) weights not found: %s. Get %s and %s, then run python evaluation/convert_lpips_weights.py %s '
             'LIN.pth BACKBONE.pth %s (needs torch for the conversion only), or give the folder with '
             '--lpips_weights' % (net, os.path.join(folder, weights_name(net)), lins, backbone, net,
                                  os.path.join(folder, weights_name(net))))
@@ -74,7 +74,7 @@ def read_weights(path, net):
                 + ['lin%d' % i for i in range(number_of_taps(net))])
     missing = [name for name in expected if name not in arrays]
     if missing:
-        raise ValueError('%s is not the LPIPS %s weights: %s missing (convert_lpips_weights.py %s makes it)'
+        raise ValueError('%s is not the LPIPS %s weights: %s missing (evaluation/convert_lpips_weights.py %s makes it)'
                          % (path, net, ', '.join(missing[:3]), net))
     return arrays
 

@@ -23,7 +23,7 @@ from skimage.transform import resize  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 import pose_utils  # noqa: E402
-from triplets import other_pngs, triplet_name  # noqa: E402  (as test.py writes the PNGs)
+from evaluation.triplets import other_pngs, triplet_name  # noqa: E402  (as test.py writes the PNGs)
 
 PERSON_CLASS = 15
 SSD_INPUT_SIZE = 300

@@ -97,7 +97,7 @@ def _choices(flag):
 
 
 def test_the_warp_skip_choices_are_the_warp_types():
-    import warp_types
+    from warps import warp_types
     assert set(_choices('warp_skip')) == set(warp_types.WARP_TYPES)
 
 

@@ -53,7 +53,7 @@ def test_python_m_pytest_from_the_repo_root_collects(tmp_path):
 def _scripts():
     top = [p for p in glob.glob(os.path.join(ROOT, '*.py'))
            if os.path.basename(p) not in ('cmd.py', 'setup.py')]
-    nested = [p for folder in ('data', 'ssd_score', 'sup-mat', 'benchmarks')
+    nested = [p for folder in ('data', 'evaluation', 'ssd_score', 'sup-mat', 'benchmarks')
               for p in glob.glob(os.path.join(ROOT, folder, '*.py'))]
     return [p for p in top + nested if "if __name__ == '__main__'" in open(p).read()
             or 'if __name__ == "__main__"' in open(p).read()]

@@ -369,7 +369,7 @@ def test_unet_with_background_does_not_read_it():
 
 def test_warp_interpolation_reaches_every_warp_layer():
     import argparse
-    import warp_types
+    from warps import warp_types
     flags = argparse.Namespace(image_size=(128, 64), use_input_pose=1, warp_skip='mask', disc_type='warp',
                                warp_agg='max', use_bg=0, pose_rep_type='hm', width_factor=WIDTH,
                                warp_interpolation='nearest')

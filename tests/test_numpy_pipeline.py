@@ -1,5 +1,5 @@
-"""The numpy pipeline (pose_batches.py, gan/prefetch.py, PairDataset.train_batches): the batches of the
-tf.data pipeline bit for bit, worker processes that stop, no tensorflow on the JAX path; image modes
+"""The numpy pipeline (input_pipeline/pose_batches.py, gan/prefetch.py, PairDataset.train_batches): the
+batches of the tf.data pipeline bit for bit, worker processes that stop, no tensorflow on the JAX path; image modes
 and keypoints outside the image in both pipelines."""
 import os
 import signal
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import pose_batches
 import pose_transform
 import pose_utils
 from gan.prefetch import OrderedPrefetcher
+from input_pipeline import pose_batches
 from pose_dataset import PoseHMDataset, check_image
 from tests import subprocesses
 from tests.fixtures_data import training_args
@@ -81,7 +81,7 @@ def test_workers_stop_on_close_and_when_left_unfinished(synthetic_root, tmp_path
 
 PROBE = '''
 import sys
-import pose_batches
+from input_pipeline import pose_batches
 
 
 def frameworks(maker):
@@ -163,8 +163,9 @@ import sys
 sys.path.insert(0, {root!r})
 import cmd
 import keras
-import pose_dataset, warp_types
+import pose_dataset
 from tests.fixtures_data import training_args
+from warps import warp_types
 assert keras.backend.backend() == 'jax'
 dataset = pose_dataset.PoseHMDataset.from_args(training_args({data!r}, {out!r}, '--warp_skip', 'mask'))
 dataset.workers = 1
@@ -226,7 +227,7 @@ def _modes(tmp_path):
 
 
 def test_every_image_mode_reads_as_pil_converts_it_in_both_pipelines(tmp_path):
-    from pose_tf_data import read_image_tf
+    from input_pipeline.pose_tf_data import read_image_tf
     for name, (path, pixels) in _modes(tmp_path).items():
         check_image(path, (128, 64))
         want = pose_utils.preprocess_image(pixels)
@@ -253,7 +254,7 @@ def test_a_keypoint_outside_the_image_is_present_with_an_empty_pose_map(tmp_path
     """Rank at y = 500 in a 128-row image: accepted (the limit is 10 x 128); its pose-map channel is 0
     everywhere, as for a missing point, but it is a present point for the masks and transforms: the
     lower-leg mask runs from the knee to the bottom border and the part transform is fitted to it."""
-    from pose_tf_data import heatmaps_tf
+    from input_pipeline.pose_tf_data import heatmaps_tf
     from tests.reference_transforms import TEMPLATE
     rank = pose_transform.KP['Rank']
     kp = TEMPLATE.copy()

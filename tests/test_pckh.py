@@ -1,9 +1,9 @@
-"""pckh.py against a transcription of the protocol written as plain loops over keypoints (x, y lists
+"""evaluation/pckh.py against a transcription of the protocol written as plain loops over keypoints (x, y lists
 as the pose-transfer evaluation scripts keep them), on keypoints made by hand."""
 import numpy as np
 import pytest
 
-import pckh
+from evaluation import pckh
 
 MISSING = -1
 HEAD = [0, 1, 14, 15, 16, 17]   # nose, neck, Reye, Leye, Rear, Lear

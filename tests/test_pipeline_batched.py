@@ -8,7 +8,7 @@ import polygons as polygons_module
 import pose_transform as pt
 import skimage013
 import pose_utils
-from pose_tf_data import heatmaps_tf
+from input_pipeline.pose_tf_data import heatmaps_tf
 from reference_transforms import TEMPLATE, random_skeleton, reference_masks, reference_transforms
 
 H, W = 128, 64

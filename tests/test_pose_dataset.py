@@ -9,8 +9,8 @@ from PIL import Image
 import pose_transform
 import pose_utils
 from gan.dataset import stream_indices
+from input_pipeline.pose_tf_data import heatmaps_tf
 from pose_dataset import PoseHMDataset, make_pair_inputs
-from pose_tf_data import heatmaps_tf
 from tests.fixtures_data import training_args
 
 

@@ -1,5 +1,5 @@
-"""test.py: the PNG triplets (triplets.py), the scoring function, and the real command line on a tiny synthetic
-dataset with a freshly initialised narrow generator."""
+"""test.py: the PNG triplets (evaluation/triplets.py), the scoring function, and the real command line on a
+tiny synthetic dataset with a freshly initialised narrow generator."""
 import json
 import os
 import sys
@@ -13,7 +13,7 @@ from gan.metrics import l1_score, ssim_score
 from test_inception import write_fake_2015_graph
 
 import test as test_script
-import triplets
+from evaluation import triplets
 from tests import subprocesses
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -170,7 +170,7 @@ def stand_in_estimator(typical_pose):
 
 @pytest.mark.slow
 def test_lpips_and_pckh_per_pair_and_in_shards(tmp_path, monkeypatch):
-    import pckh
+    from evaluation import pckh
     from gan.lpips import LPIPS
     from test_lpips import write_random_weights
     checkpoint = make_dataset_and_checkpoint(tmp_path)

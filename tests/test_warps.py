@@ -1,4 +1,4 @@
-"""AffineTransformLayer and SpatialTransformer (warp_types.py) against independent warps
+"""AffineTransformLayer and SpatialTransformer (warps/warp_types.py) against independent warps
 written with scipy.ndimage.map_coordinates."""
 import math
 
@@ -9,8 +9,8 @@ import scipy.ndimage
 import tensorflow as tf
 
 import pose_transform
-import warp_sampling
-import warp_types
+from warps import warp_sampling
+from warps import warp_types
 
 IMAGE_SIZE = (128, 64)
 LEVEL_SIZES = [(128, 64), (64, 32), (32, 16), (16, 8)]

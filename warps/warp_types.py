@@ -2,9 +2,10 @@
 "The warp" and "Networks"): the inputs it adds to the networks, their shapes, how the data pipeline
 makes them (numpy, for one pair and for a batch), and the Keras layer by which a
 network warps a feature map with them (``AffineTransformLayer``, ``SpatialTransformer``; their sampling
-arithmetic is in warp_sampling.py). The flag's choices (cmd.py), the data pipeline (pose_dataset.py)
+arithmetic is in warps/warp_sampling.py). The flag's choices (cmd.py), the data pipeline (pose_dataset.py)
 and the builders (conv_layers.py) all read ``WARP_TYPES``, so a new warp type is one class here, plus
-its batch function in pose_batches.py (numpy, imported by the data workers, which import no keras).
+its batch function in input_pipeline/pose_batches.py (numpy, imported by the data workers, which
+import no keras).
 
 Input names and shapes per pair (no batch axis), keypoints (18, 2) (y, x), -1 missing:
 
@@ -17,9 +18,9 @@ import keras
 import numpy as np
 from keras import ops
 
-import pose_batches
 import pose_transform
-import warp_sampling
+from input_pipeline import pose_batches
+from warps import warp_sampling
 
 AGGREGATIONS = ('max', 'avg', 'none')
 

@@ -9,9 +9,9 @@ rest (smooth maps, stickmen, the warp types' inputs) is pose_batches' numpy code
 import numpy as np
 import tensorflow as tf
 
-import pose_batches
 import pose_utils
 from gan import tf_data
+from input_pipeline import pose_batches
 
 
 def heatmaps_tf(kp, image_size, sigma=pose_utils.HM_SIGMA, pose_map='stepped'):

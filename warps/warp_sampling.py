@@ -1,7 +1,7 @@
 """The sampling arithmetic of the part warp (docs/reference.md, "The warp"): which input pixels each
 output pixel of a projective transform reads, with TensorFlow's ImageProjectiveTransformV3 arithmetic,
 and the warp of every part with the gradient TensorFlow registers for that kernel. The Keras layers
-that use it are in warp_types.py.
+that use it are in warps/warp_types.py.
 
 The warp is written with gathers (keras.ops) rather than TensorFlow's ImageProjectiveTransformV3, which
 has no XLA kernel: the gathers are compiled by XLA (``compile_on_tensorflow``), while the sampling

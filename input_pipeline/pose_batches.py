@@ -3,8 +3,8 @@
 
 The numpy pipeline's worker processes import this module and nothing heavier (numpy, Pillow,
 pose_utils, pose_transform: neither keras nor tensorflow, so a worker starts in well under a second
-and holds no framework). The tf.data pipeline (pose_tf_data.py) calls the same functions through
-``tf.numpy_function`` for everything but the images and the stepped pose maps, whose TensorFlow
+and holds no framework). The tf.data pipeline (input_pipeline/pose_tf_data.py) calls the same functions
+through ``tf.numpy_function`` for everything but the images and the stepped pose maps, whose TensorFlow
 versions give the same float32 values, so both pipelines make the same batches bit for bit.
 """
 import functools
@@ -95,7 +95,7 @@ def pose_maps(kp, image_size, pose_rep_type, pose_map='stepped'):
     raise ValueError('pose_rep_type must be hm or stickman, got %r' % (pose_rep_type,))
 
 
-# ---- The inputs of each warp type (warp_types.py), for a batch of keypoints (B, 18, 2) ------------------
+# ---- The inputs of each warp type (warps/warp_types.py), for a batch of keypoints (B, 18, 2) ------------------
 
 def no_warp_inputs(source_kp, target_kp, image_size):
     """``none``: no input."""

@@ -1,22 +1,22 @@
 """Converts the LPIPS weights (gan/lpips.py) from their PyTorch files into the .npz that test.py reads;
 torch is needed for this conversion only.
 
-    python convert_lpips_weights.py alex alex.pth alexnet-owt-7be5be79.pth ~/.keras/models/lpips_alex.npz
-    python convert_lpips_weights.py vgg vgg.pth vgg16-397923af.pth ~/.keras/models/lpips_vgg.npz
+    python evaluation/convert_lpips_weights.py alex alex.pth alexnet-owt-7be5be79.pth ~/.keras/models/lpips_alex.npz
+    python evaluation/convert_lpips_weights.py vgg vgg.pth vgg16-397923af.pth ~/.keras/models/lpips_vgg.npz
 
 Arguments: the variant (alex or vgg); the lpips package's learned weights (weights/v0.1/alex.pth or
 vgg.pth, from https://github.com/richzhang/PerceptualSimilarity); torchvision's ImageNet backbone
 (https://download.pytorch.org/models/alexnet-owt-7be5be79.pth or vgg16-397923af.pth); the output file.
 """
-import cmd  # noqa: F401  (first: see cmd.py)
-
 import os
 import sys
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import cmd  # noqa: E402,F401  (first, see cmd.py)
 
-from gan.lpips import NETWORKS, convert_torch_weights
-from script_errors import run_script
+from gan.lpips import NETWORKS, convert_torch_weights  # noqa: E402
+from script_errors import run_script  # noqa: E402
 
-USAGE = 'usage: python convert_lpips_weights.py {alex,vgg} LIN.pth BACKBONE.pth OUT.npz'
+USAGE = 'usage: python evaluation/convert_lpips_weights.py {alex,vgg} LIN.pth BACKBONE.pth OUT.npz'
 
 
 def main(argv=None):
