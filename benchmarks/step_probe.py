@@ -8,11 +8,11 @@ in-process, and in fresh processes to compare the working tree with a git revisi
     python benchmarks/step_probe.py --layers stock --train_py FLAGS...   # train.py itself, stock layers
 
 Run from a tree's root, it imports THAT tree's code (the current directory goes first on sys.path),
-and only APIs every revision since the first training code has: ``cmd.train_parser``,
-``cmd.add_dataset_paths``, ``make_gan(args)`` (pose_training.py, or gan/trainer.py in older
-revisions), the PoseGAN's
-``discriminator_train_step(real, fake)`` / ``generator_train_step(batch)`` (what gan/trainer.py
-runs for one step) and ``pose_dataset.make_pair_inputs``. The timing, FLOP counting and matmul
+through APIs that every revision since the first training code has in one of two places:
+``cmd.train_parser``, ``cmd.add_dataset_paths``, ``make_gan(args)`` (pose_training.py; gan/trainer.py
+in revisions before pose_training.py), one D update and one G update (the TensorFlow engine's
+``discriminator_update`` / ``generator_update``; the PoseGAN's ``discriminator_train_step`` /
+``generator_train_step`` in revisions before gan/engines/) and ``pose_dataset.make_pair_inputs``. The timing, FLOP counting and matmul
 yardstick come from the ``common.py`` beside this file, so both trees are measured by the same code.
 """
 import os
