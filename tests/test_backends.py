@@ -30,6 +30,16 @@ def group_keys(values, group):
     return sorted(k for k in values if k.startswith(group + '/'))
 
 
+def float_norm(path):
+    """The L2 norm of every float array of a weight file (the variables, in any order)."""
+    import h5py
+    squares = []
+    with h5py.File(path, 'r') as f:
+        f.visititems(lambda name, item: squares.append(np.sum(item[()].astype(np.float64) ** 2))
+                     if isinstance(item, h5py.Dataset) and item.dtype.kind == 'f' else None)
+    return np.sqrt(sum(squares))
+
+
 def check_losses(expected, got, rtol):
     names = group_keys(expected, 'loss')
     assert names == group_keys(got, 'loss')
@@ -58,9 +68,16 @@ def test_one_step_on_jax_equals_tensorflow(backend_steps):
         assert keys and keys == group_keys(jax_step, group)
         assert relative_l2(tf_step, jax_step, keys) < 1e-4, group
     check_state(tf_step, jax_step, 1e-4)
-    # the update happened: the weights moved from the shared starting point
-    assert any(not np.array_equal(tf_step[k], load(backend_steps.of('tensorflow'), 'step2.npz')[k])
-               for k in group_keys(tf_step, 'generator'))
+    # The update happened on both backends: the weights left the shared starting point and the Adam
+    # slots (zero before the first update) hold the gradients' moments.
+    for net in ('generator', 'discriminator'):
+        start = float_norm(backend_steps.shared / (net + '.weights.h5'))
+        for step in (tf_step, jax_step):
+            assert abs(np.sqrt(sum(np.sum(step[k].astype(np.float64) ** 2) for k in group_keys(step, net)))
+                       - start) > 1e-6 * start, net
+    for step in (tf_step, jax_step):
+        for slots in ('g_optimizer', 'd_optimizer'):
+            assert sum(np.count_nonzero(step[k]) for k in group_keys(step, slots)) > 0, slots
 
 
 @pytest.mark.parametrize('written_on, continued_on', [('tensorflow', 'jax'), ('jax', 'tensorflow')])

@@ -130,6 +130,7 @@ def test_reference_discriminator_file_with_shifted_counters(tmp_path, full_model
     # A chain: topological order is creation order.
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     norms = [layer for layer in model.layers if isinstance(layer, conv_layers.InstanceNormalization)]
+    assert (len(convs), len(norms)) == (5, 3)   # the reference's discriminator: 5 convolutions, 3 norms
     for i, layer in enumerate(convs):
         assert np.array_equal(layer.kernel.numpy(), values[f'conv2d_{14 + i}', 'kernel'])
     assert np.array_equal(convs[0].bias.numpy(), values['conv2d_14', 'bias'])

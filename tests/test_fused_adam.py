@@ -45,10 +45,22 @@ def problem(steps=12, seed=0):
     return initial, gradients
 
 
+# The reference's optimisers: Adam(lr=2e-4, beta_1=0.5, beta_2=0.999) with Keras 2.0.8's epsilon 1e-8
+# (docs/reference.md, "Losses and training"), written out here rather than read from the project.
+REFERENCE_ADAM = dict(learning_rate=2e-4, beta_1=0.5, beta_2=0.999, epsilon=1e-8)
+
+
+def test_the_training_optimisers_are_the_references():
+    assert ADAM == REFERENCE_ADAM
+    optimizer = make_optimizer(False)
+    assert float(keras.ops.convert_to_numpy(optimizer.learning_rate)) == np.float32(2e-4)
+    assert (optimizer.beta_1, optimizer.beta_2, optimizer.epsilon) == (0.5, 0.999, 1e-8)
+
+
 def test_fused_adam_follows_the_reference_arithmetic():
     initial, gradients = problem()
     fused, apply = run(FusedAdam(**ADAM), initial, gradients)
-    expected = keras2_adam(initial, [[g.astype(np.float64) for g in step] for step in gradients], **ADAM)
+    expected = keras2_adam(initial, [[g.astype(np.float64) for g in step] for step in gradients], **REFERENCE_ADAM)
     for got, want, start in zip(fused, expected, initial):
         moved = np.abs(want - start).max()
         assert moved > 1e-4   # the weights did move

@@ -157,18 +157,57 @@ def test_graph_inception_refuses_other_files(tmp_path):
         GraphInception(str(tmp_path / 'missing.pb'))
 
 
-def test_keras_resize_is_tensorflows_bilinear_resize():
-    """KerasInception resizes with keras.ops (every backend); on TensorFlow that is tf.image.resize's
-    bilinear resize to float32 rounding, up and down."""
-    import keras
-    import tensorflow as tf
-    if keras.backend.backend() != 'tensorflow':
-        pytest.skip('compares with tf.image.resize on the TensorFlow backend')
+def half_pixel_bilinear(images, size):
+    """tf.image.resize's bilinear resize (half-pixel centres, no antialiasing): output pixel o reads the
+    input at (o + 0.5) * in / out - 0.5 (in float32, as the kernel computes it), clamped to the image,
+    between its two neighbours; the interpolation in float64."""
+    out = images.astype(np.float64)
+    for axis, length in ((1, size[0]), (2, size[1])):
+        scale = np.float32(out.shape[axis]) / np.float32(length)
+        source = (np.arange(length, dtype=np.float32) + np.float32(0.5)) * scale - np.float32(0.5)
+        source = np.clip(source, 0, out.shape[axis] - 1).astype(np.float64)
+        low = np.floor(source).astype(int)
+        high = np.minimum(low + 1, out.shape[axis] - 1)
+        shape = [1, 1, 1, 1]
+        shape[axis] = length
+        weight = (source - low).reshape(shape)
+        out = np.take(out, low, axis=axis) * (1 - weight) + np.take(out, high, axis=axis) * weight
+    return out
+
+
+RESIZE_SIZES = ((299, 299), (75, 75), (40, 20))
+RESIZE_ON_A_BACKEND = '''
+import sys
+import keras
+import numpy as np
+batch = np.load(sys.argv[1])
+np.savez(sys.argv[2], *[keras.ops.convert_to_numpy(keras.ops.image.resize(batch, size, interpolation='bilinear'))
+                        for size in %r])
+''' % (RESIZE_SIZES,)
+
+
+@pytest.mark.parametrize('backend', ['tensorflow', 'jax'])
+def test_keras_resize_is_tensorflows_bilinear_resize(backend, tmp_path):
+    """KerasInception resizes with keras.ops.image.resize (bilinear): on every backend that is
+    tf.image.resize's half-pixel bilinear resize (the 2015 graph's), up and down, to float32 rounding."""
+    import os
+    import sys
+    from tests import subprocesses
+    if backend == 'jax':
+        pytest.importorskip('jax')
     batch = np.random.default_rng(0).integers(0, 256, (2, 128, 64, 3)).astype(np.float32)
-    for size in ((299, 299), (75, 75), (40, 20)):
-        ours = keras.ops.convert_to_numpy(keras.ops.image.resize(batch, size, interpolation='bilinear'))
-        expected = tf.image.resize(batch, size, method='bilinear').numpy()
-        np.testing.assert_allclose(ours, expected, rtol=0, atol=255 * 2e-7 * 4)
+    np.save(tmp_path / 'batch.npy', batch)
+    env = dict(os.environ, KERAS_BACKEND=backend, JAX_PLATFORMS='cpu', TF_CPP_MIN_LOG_LEVEL='3')
+    result = subprocesses.run([sys.executable, '-c', RESIZE_ON_A_BACKEND, str(tmp_path / 'batch.npy'),
+                               str(tmp_path / 'resized.npz')], 120, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    with np.load(tmp_path / 'resized.npz') as resized:
+        for index, size in enumerate(RESIZE_SIZES):
+            # Each backend rounds the float32 sampling coordinate its own way: up to 128 * 2^-24 px,
+            # times a difference of up to 255 between neighbours (align_corners or antialiasing would
+            # differ by whole units).
+            np.testing.assert_allclose(resized['arr_%d' % index], half_pixel_bilinear(batch, size),
+                                       rtol=0, atol=128 * 2.0 ** -24 * 255, err_msg=str(size))
 
 
 def test_the_2015_graph_is_refused_on_jax_in_one_line(tmp_path):

@@ -9,13 +9,40 @@ from gan import lpips
 
 NARROW_FILTERS = {'alex': [8, 12, 16, 8, 8], 'vgg': [4, 4, 6, 6, 8, 8, 8, 8, 8, 8, 6, 6, 6]}
 
+# LPIPS v0.1's input scaling layer and backbones, written here from their definitions rather than read
+# from gan/lpips.py: torchvision's AlexNet features (conv 64 11x11 /4 pad 2, pool 3 /2, conv 192 5x5
+# pad 2, pool 3 /2, conv 384, 256, 256 3x3 pad 1), compared after each of its five ReLUs, and VGG16's
+# configuration D (3x3 pad 1 convolutions, 2x2 /2 pools at the 'M's), compared after the last ReLU
+# of each block (relu1_2, relu2_2, relu3_3, relu4_3, relu5_3).
+LPIPS_SHIFT = (-0.030, -0.088, -0.188)
+LPIPS_SCALE = (0.458, 0.448, 0.450)
+ALEXNET = [('conv', 11, 4, 2), 'tap', ('pool', 3, 2), ('conv', 5, 1, 2), 'tap', ('pool', 3, 2),
+           ('conv', 3, 1, 1), 'tap', ('conv', 3, 1, 1), 'tap', ('conv', 3, 1, 1), 'tap']
+VGG16_D = [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 'M', 512, 512, 512, 'M', 512, 512, 512]
+
+
+def vgg_steps(configuration):
+    steps = []
+    for entry in configuration:
+        steps += ['tap', ('pool', 2, 2)] if entry == 'M' else [('conv', 3, 1, 1)]
+    return steps + ['tap']
+
+
+BACKBONES = {'alex': ALEXNET, 'vgg': vgg_steps(VGG16_D)}
+
+
+def test_the_backbones_and_scaling_are_lpips():
+    assert lpips.ARCHITECTURES == BACKBONES
+    assert lpips.SHIFT == LPIPS_SHIFT and lpips.SCALE == LPIPS_SCALE
+    assert [step[0] for step in BACKBONES['vgg'] if step != 'tap'].count('conv') == len(NARROW_FILTERS['vgg']) == 13
+
 
 def write_random_weights(path, net, seed=0):
     """Random weights (He-like scale, so that activations neither vanish nor explode) for the
     narrow backbone, and positive lin weights; returns the arrays."""
     rng = np.random.default_rng(seed)
     arrays, channels, convolution, tap = {}, 3, 0, 0
-    for step in lpips.ARCHITECTURES[net]:
+    for step in BACKBONES[net]:
         if step == 'tap':
             arrays['lin%d' % tap] = rng.uniform(0.1, 1.0, channels).astype(np.float32)
             tap += 1
@@ -58,9 +85,9 @@ def numpy_max_pool(x, size, stride):
 def numpy_lpips(image0, image1, arrays, net):
     """The LPIPS v0.1 distance of two uint8 images, written out in numpy (float64)."""
     def taps(image):
-        x = (image.astype(np.float64) / 127.5 - 1 - np.array(lpips.SHIFT)) / np.array(lpips.SCALE)
+        x = (image.astype(np.float64) / 127.5 - 1 - np.array(LPIPS_SHIFT)) / np.array(LPIPS_SCALE)
         found, convolution = [], 0
-        for step in lpips.ARCHITECTURES[net]:
+        for step in BACKBONES[net]:
             if step == 'tap':
                 found.append(x)
             elif step[0] == 'pool':

@@ -206,7 +206,7 @@ def test_a_killed_worker_stops_the_others_and_resume_continues(synthetic_root, t
 
 # ---- test.py in shards -----------------------------------------------------------------------
 
-def test_sharded_evaluation_writes_what_one_process_writes(tmp_path, monkeypatch):
+def test_sharded_evaluation_writes_what_one_process_writes(tmp_path, monkeypatch, capsys):
     import test as test_script
     from test_inception import write_fake_2015_graph
     from tests.test_test_script import WIDTH, make_dataset_and_checkpoint
@@ -226,6 +226,7 @@ def test_sharded_evaluation_writes_what_one_process_writes(tmp_path, monkeypatch
         assert run('sharded', '--shard', '%d/2' % index)['scores'] is None
     with pytest.raises(SystemExit):   # one or the other
         run('sharded', '--shard', '0/2', '--merge_shards', '2')
+    assert 'give one of them' in capsys.readouterr().err
     merged = run('sharded', '--merge_shards', '2')
     pngs = sorted(name for name in os.listdir(tmp_path / 'whole') if name.endswith('.png'))
     assert len(pngs) == whole['pairs'] == 6

@@ -82,8 +82,9 @@ def test_random_pairs_against_the_loops():
     expected = loop_pckh([as_xy_lists(e) for e in estimates], [as_xy_lists(t) for t in targets])
     assert (correct.sum(), counted.sum()) == expected
     assert 0.1 < pckh.pckh_score(correct, counted) < 0.9
-    # Shards add up: the score of the concatenated counts is the score of all pairs.
-    assert pckh.pckh_score(np.concatenate([correct[:70], correct[70:]]), counted) == pytest.approx(
-        expected[0] / expected[1], abs=0)
+    # Shards add up: the counts of two shards, each scored on its own pairs, give the score of all pairs.
+    shards = [np.array([pckh.pckh_counts(e, t) for e, t in zip(estimates[part], targets[part])]).sum(axis=0)
+              for part in (slice(0, 70), slice(70, None))]
+    assert pckh.pckh_score(*np.sum(shards, axis=0)) == pytest.approx(expected[0] / expected[1], abs=0)
     zero_width = targets[0]
     assert pckh.pckh_counts(zero_width, zero_width)[0] == 0

@@ -11,6 +11,8 @@ import pose_utils
 from gan.dataset import stream_indices
 from input_pipeline.pose_tf_data import heatmaps_tf
 from pose_dataset import PoseHMDataset, make_pair_inputs
+from reference_transforms import reference_masks
+from test_pose_maps import reference_cords_to_map
 from tests.fixtures_data import training_args
 
 
@@ -80,12 +82,20 @@ def test_train_batch_equals_make_pair_inputs_of_the_stream_pairs(synthetic_root,
 def test_make_pair_inputs_shapes_for_the_paper_model(synthetic_root):
     annotations = pose_utils.load_annotations(os.path.join(synthetic_root, 'synthetic-annotation-train.csv'))
     (_, kp_a), (_, kp_b) = list(annotations.items())[:2]
-    image = np.zeros((128, 64, 3), np.uint8)
-    inputs = make_pair_inputs(image, kp_a, kp_b, (128, 64), 'hm', 'mask', True, False, target_image=image)
-    assert inputs['source_image'].min() == -1.0
+    source_image = np.zeros((128, 64, 3), np.uint8)
+    target_image = np.full((128, 64, 3), 255, np.uint8)
+    inputs = make_pair_inputs(source_image, kp_a, kp_b, (128, 64), 'hm', 'mask', True, False,
+                              target_image=target_image)
     shapes = {name: value.shape for name, value in inputs.items()}
     assert shapes == {'source_image': (128, 64, 3), 'source_pose': (128, 64, 18), 'target_pose': (128, 64, 18),
                       'target_image': (128, 64, 3), 'transforms': (10, 8), 'masks': (10, 128, 64)}
+    # Each input from its own pair member (docs/reference.md, "Networks"): images scaled to [-1, 1],
+    # pose maps of each keypoint set by the reference's loop, masks of the target.
+    assert (inputs['source_image'] == -1).all() and (inputs['target_image'] == 1).all()
+    np.testing.assert_array_equal(inputs['source_pose'], reference_cords_to_map(kp_a, (128, 64)))
+    np.testing.assert_array_equal(inputs['target_pose'], reference_cords_to_map(kp_b, (128, 64)))
+    np.testing.assert_array_equal(inputs['masks'], reference_masks(kp_b, (128, 64)))
+    assert not np.array_equal(inputs['source_pose'], inputs['target_pose'])
     np.testing.assert_allclose(inputs['transforms'], pose_transform.affine_transforms(kp_a, kp_b))
 
 
@@ -141,5 +151,5 @@ def test_wrong_image_size_is_named_with_the_expected_size(copied_root, tmp_path)
 
 def test_missing_background_is_named(copied_root, tmp_path):
     shutil.rmtree(os.path.join(copied_root, 'synthetic-dataset', 'test-bg'))
-    with pytest.raises(FileNotFoundError, match='_BG.jpg'):
+    with pytest.raises(FileNotFoundError, match=r'background \S+_BG\.jpg not found in \S+train-bg or \S+test-bg'):
         _dataset(copied_root, tmp_path, '--warp_skip', 'none', '--use_bg', '1')

@@ -115,8 +115,12 @@ def test_draw_pose_hand_case():
     rr, cc = skimage.draw.disk((5, 12), 2, shape=(H, W))
     assert (colors[rr, cc] == pose_utils.COLORS[2]).all()
     assert colors[5, 8].tolist() == [255, 255, 255]  # the line between the discs
-    assert mask.sum() == len(set(zip(*np.nonzero(mask))))
-    assert not mask[20:].any()
+    # The mask by hand: the line's row, and each radius-2 disc (distances under 2: a 3x3 square).
+    expected = np.zeros((H, W), dtype=bool)
+    expected[5, 5:13] = True
+    expected[4:7, 4:7] = True
+    expected[4:7, 11:14] = True
+    np.testing.assert_array_equal(mask, expected)
 
 
 def reference_ma_mask(cords, size):

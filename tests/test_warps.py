@@ -211,7 +211,8 @@ def test_spatial_transformer_matches_scipy(level_size):
 
 
 def test_spatial_transformer_starts_at_identity_and_learns():
-    """The locnet's last Dense starts at the identity; gradients reach every locnet weight."""
+    """The locnet's last Dense starts at the identity (zero kernel, identity bias), so at first only that
+    layer gets gradients; once its kernel is not zero, gradients reach every locnet weight."""
     source = tf.constant(source_keypoints()[None].astype(np.float32))
     target = tf.constant(target_keypoints()[None].astype(np.float32))
     theta_model_inputs = [keras.Input((18, 2)), keras.Input((18, 2))]
@@ -228,6 +229,12 @@ def test_spatial_transformer_starts_at_identity_and_learns():
     assert len(model.trainable_weights) == 6
     # At the start only the last layer's bias and kernel can move (its zero kernel blocks the rest).
     assert np.abs(grads[-1].numpy()).sum() > 0 and np.abs(grads[-2].numpy()).sum() > 0
+    assert all(not np.any(g.numpy()) for g in grads[:-2])
+    last_kernel = model.trainable_weights[-2]
+    last_kernel.assign(np.random.default_rng(6).normal(scale=1e-3, size=last_kernel.shape).astype(np.float32))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(model([source, target, features])[1] * features)
+    assert all(np.abs(g.numpy()).sum() > 0 for g in tape.gradient(loss, model.trainable_weights))
 
 
 def kernel_and_project_warps(features, transforms, masks, parts, interpolation):
