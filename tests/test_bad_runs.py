@@ -106,14 +106,15 @@ def test_keypoints_that_are_nan_are_refused_with_the_line(setup):
     assert not out.exists()
 
 
-@pytest.mark.parametrize('damage', ['cut_jpeg', 'empty_jpeg'])
-def test_a_damaged_image_is_named_and_nothing_is_written(setup, damage):
+@pytest.mark.parametrize('damage, message', [('cut_jpeg', 'is cut short (no JPEG end marker)'),
+                                             ('empty_jpeg', 'is not a readable image')])
+def test_a_damaged_image_is_named_and_nothing_is_written(setup, damage, message):
     tmp_path, out, run = setup
     path = tmp_path / 'data' / 'synthetic-dataset' / 'test' / pairs_of(tmp_path)[4][1]
     data = path.read_bytes()
     path.write_bytes(data[:len(data) // 2] if damage == 'cut_jpeg' else b'')
     line = error_of(run)
-    assert str(path) in line and ('cut short' in line or 'not a readable image' in line)
+    assert '%s %s' % (path, message) in line
     assert not out.exists()
 
 

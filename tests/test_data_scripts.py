@@ -63,7 +63,7 @@ def test_create_pairs_command_line(tmp_path):
     assert create_pairs_dataset.write_pairs_files(root, 'market', images_for_test=100) == (8, 18)
 
 
-def test_create_pairs_bad_input(tmp_path):
+def test_create_pairs_bad_input(tmp_path, capsys):
     root = str(tmp_path)
     make_market_annotations(root)
     with open(os.path.join(root, 'market-annotation-test.csv'), 'a') as f:
@@ -75,6 +75,7 @@ def test_create_pairs_bad_input(tmp_path):
     assert not os.path.exists(os.path.join(root, 'market-pairs-test.csv')) and not leftovers(root)
     os.remove(os.path.join(root, 'market-annotation-test.csv'))
     assert create_pairs_dataset.main(['--dataset', 'market', '--data_root', root]) == 1
+    assert os.path.join(root, 'market-annotation-test.csv') in capsys.readouterr().err
 
 
 # ---- data/split_fasion_data.py --------------------------------------------------------------
@@ -93,7 +94,7 @@ def write_image(path, image):
     pose_utils.save_image(path, image)
 
 
-def test_split_fasion_command_line(tmp_path):
+def test_split_fasion_command_line(tmp_path, capsys):
     root = str(tmp_path)
     raw = os.path.join(root, 'fasion')
     rng = np.random.default_rng(0)
@@ -116,6 +117,7 @@ def test_split_fasion_command_line(tmp_path):
     result = run('data/split_fasion_data.py', '--data_root', root)
     assert result.returncode != 0 and 'stray.jpg' in result.stderr
     assert split_fasion_data.main(['--data_root', root, '--raw_dir', os.path.join(root, 'nowhere')]) == 1
+    assert os.path.join(root, 'nowhere') in capsys.readouterr().err
 
 
 # ---- data/resize_fasion.py -------------------------------------------------------------------
@@ -184,7 +186,13 @@ def test_flip_command_line(tmp_path):
     assert np.abs(flipped.astype(int) - original[:, ::-1]).mean() < 3  # the same pixels, JPEG aside
     annotations = pose_utils.load_annotations(annotations_path)
     assert list(annotations) == ['0001_c1_a.jpg', '0001_c1_ar.jpg']
-    assert (annotations['0001_c1_ar.jpg'] == flip_train_data.flip_cords(POSE, 64)).all()
+    # Mirrored by hand: the point of label 'R...' becomes the point of 'L...' (and back), x -> 63 - x.
+    expected = np.full((18, 2), -1)
+    for index, label in enumerate(pose_utils.LABELS):
+        partner = {'R': 'L' + label[1:], 'L': 'R' + label[1:]}.get(label[0], label)
+        if POSE[index][0] != -1:
+            expected[pose_utils.LABELS.index(partner)] = [POSE[index][0], 63 - POSE[index][1]]
+    np.testing.assert_array_equal(annotations['0001_c1_ar.jpg'], expected)
     assert annotations['0001_c1_ar.jpg'][5].tolist() == [POSE[2][0], 63 - POSE[2][1]]  # Rsho -> Lsho
     assert flip_train_data.flip_train_data(root, 'market') == (0, 0)  # re-run: nothing new, no duplicates
     assert len(open(annotations_path).read().splitlines()) == 3

@@ -37,12 +37,25 @@ TWO_REPLICAS = textwrap.dedent('''
         weights = [np.array(v.value.read_value() if hasattr(v.value, 'read_value') else v)
                    for v in gan.generator.trainable_variables + gan.discriminator.trainable_variables]
         values = {{k: float(v) for k, v in dict(d_values, **g_values).items()}}
-        return strategy.num_replicas_in_sync, weights, values
+        # Adam's moments scale with the gradients (its first step hardly does): a wrong reduction over
+        # the replicas (a sum for a mean) shows there.
+        slots = {{}}
+        for net, optimizer in (('g', gan.g_optimizer), ('d', gan.d_optimizer)):
+            for kind in ('momentum', 'velocity'):
+                slots[net + '_' + kind] = np.concatenate([
+                    np.array(v.value.read_value() if hasattr(v.value, 'read_value') else v).ravel()
+                    for v in optimizer.variables if v.name.endswith(kind)])
+        return strategy.num_replicas_in_sync, weights, values, slots
 
-    replicas, mirrored, mirrored_values = one_step(tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1']), {out!r} + '/m')
-    single_replicas, single, single_values = one_step(tf.distribute.get_strategy(), {out!r} + '/s')
+    replicas, mirrored, mirrored_values, mirrored_slots = one_step(
+        tf.distribute.MirroredStrategy(['/cpu:0', '/cpu:1']), {out!r} + '/m')
+    single_replicas, single, single_values, single_slots = one_step(tf.distribute.get_strategy(), {out!r} + '/s')
     print('replicas', replicas, single_replicas)
+    assert len(mirrored) == len(single) > 0
     weight_error = max(float(np.abs(a - b).max()) for a, b in zip(mirrored, single))
+    for kind, slots in single_slots.items():   # relative L2 over all the slots of a kind
+        assert slots.size == mirrored_slots[kind].size > 1000 and np.linalg.norm(slots) > 0, kind
+        print('slot_error_' + kind, np.linalg.norm(mirrored_slots[kind] - slots) / np.linalg.norm(slots))
     loss_error = max(abs(mirrored_values[k] - single_values[k]) / max(1.0, abs(single_values[k]))
                      for k in single_values)
     print('weight_error', weight_error)
@@ -59,6 +72,8 @@ def test_two_replicas_take_the_same_step_as_one_device(synthetic_root, tmp_path)
     lines = dict(line.split(' ', 1) for line in result.stdout.splitlines() if ' ' in line)
     assert lines['replicas'] == '2 1'
     assert float(lines['weight_error']) < 1e-5, result.stdout
+    for kind in ('g_momentum', 'g_velocity', 'd_momentum', 'd_velocity'):
+        assert float(lines['slot_error_' + kind]) < 1e-4, result.stdout
     assert float(lines['loss_error']) < 1e-5, result.stdout
 
 

@@ -96,6 +96,7 @@ def test_ctrl_c_stops_after_the_step_and_resume_ends_as_the_uninterrupted_run(sy
     expected = {row.split(',')[0]: row for row in
                 (uninterrupted / 'logs' / 'training_log.csv').read_text().splitlines()[1:]}
     header = (out / 'logs' / 'training_log.csv').read_text().splitlines()[0].split(',')
+    assert sorted(rows) == sorted(expected) and len(rows) >= 2   # one row per epoch, none lost or repeated
     for epoch_name, row in rows.items():
         got, want = dict(zip(header, row.split(','))), dict(zip(header, expected[epoch_name].split(',')))
         assert {k: v for k, v in got.items() if k != 'seconds'} == {k: v for k, v in want.items() if k != 'seconds'}
@@ -111,8 +112,8 @@ def test_sigterm_stops_the_same_way(synthetic_root, tmp_path):
 @pytest.mark.slow
 def test_save_every_steps_writes_the_state_inside_an_epoch(synthetic_root, tmp_path):
     """Killed (SIGKILL) once the state after step 6 of epoch 1 is whole, before the pointer names it: the
-    pointer names the state after step 3, which loads (resuming from a state inside an epoch: the
-    Ctrl-C test)."""
+    pointer names the state after step 3, which loads into the run's networks and optimisers (resuming
+    from a state inside an epoch: the Ctrl-C test)."""
     out = tmp_path / 'every'
     killed = subprocesses.run(command(synthetic_root, out, '--save_every_steps', '3'), 600,
                               env=dict(os.environ, GAN_CHECKPOINT_KILL_BEFORE_POINTER='1:6'))
@@ -123,3 +124,11 @@ def test_save_every_steps_writes_the_state_inside_an_epoch(synthetic_root, tmp_p
     with h5py.File(out / 'resume' / latest['state'], 'r') as f:
         f.visititems(lambda key, item: found.__setitem__(key, item[()]) if isinstance(item, h5py.Dataset) else None)
     assert found and all(np.isfinite(value).all() for value in found.values())
+    assert (out / 'resume' / 'state-epoch1-step6.h5').is_file()   # written, never named
+    import cmd
+    from gan import checkpoints
+    from pose_training import make_gan
+    gan = make_gan(cmd.parse_args(command(synthetic_root, out)[2:]))
+    variables = checkpoints.resume_variables(gan.generator, gan.discriminator, gan.g_optimizer, gan.d_optimizer)
+    assert checkpoints.restore_resume_state(variables, str(out))['next_step'] == 3
+    assert int(gan.g_optimizer.iterations.numpy()) == int(gan.d_optimizer.iterations.numpy()) == STEPS + 3

@@ -59,11 +59,13 @@ def test_a_missing_or_unfinished_run_is_named(tmp_path, capsys):
     assert 'no scores.json in %s' % (tmp_path / 'nowhere') in capsys.readouterr().err
     write_run(str(tmp_path / 'shard'), None)
     assert paper_table.main([str(tmp_path / 'shard')]) == 1
-    assert 'holds no scores' in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert 'holds no scores' in error and str(tmp_path / 'shard') in error
     (tmp_path / 'bad').mkdir()
     (tmp_path / 'bad' / 'scores.json').write_text('{not json')
     assert paper_table.main([str(tmp_path / 'bad')]) == 1
-    assert 'is not a scores.json written by test.py' in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert 'is not a scores.json written by test.py' in error and str(tmp_path / 'bad' / 'scores.json') in error
 
 
 @pytest.mark.parametrize('dataset, expected', [('market', 0.290), ('fasion', 0.756), ('synthetic', 0.290),

@@ -290,10 +290,12 @@ def test_refuses_a_file_of_another_shape(tmp_path, estimator):
     shapes['conv5_5_CPM_L2'] = [(1, 1, 512, 15), (15,)]
     path = str(tmp_path / 'other.h5')
     write_keras2_h5(path, shapes, True)
-    with pytest.raises(ValueError, match='conv5_5_CPM_L2'):
+    with pytest.raises(ValueError, match='conv5_5_CPM_L2') as refused:
         pe.load_pose_estimator_weights(estimator, path)
-    with pytest.raises(FileNotFoundError, match='pose_iter_440000.caffemodel'):
+    assert path in str(refused.value)
+    with pytest.raises(FileNotFoundError, match='pose_iter_440000.caffemodel') as missing:
         pe.load_pose_estimator(str(tmp_path / 'absent.h5'))
+    assert str(tmp_path / 'absent.h5') in str(missing.value)
 
 
 def _varint(value):
@@ -416,4 +418,5 @@ def test_script_says_where_to_get_missing_weights(tmp_path, capsys):
     status = cc.main(['--dataset', 'market', '--data_root', str(tmp_path),
                       '--pose_estimator', str(tmp_path / 'pose_estimator.h5')])
     assert status == 1
-    assert 'pose-gan' in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert 'pose-gan' in error and str(tmp_path / 'pose_estimator.h5') in error

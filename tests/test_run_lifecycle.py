@@ -55,7 +55,9 @@ def _weights(path):
 
 
 def _same_weights(a, b):
-    return all(na == nb and np.array_equal(x, y) for (na, x), (nb, y) in zip(_weights(a), _weights(b)))
+    first, second = _weights(a), _weights(b)
+    assert first and [name for name, _ in first] == [name for name, _ in second], (a, b)
+    return all(np.array_equal(x, y) for (_, x), (_, y) in zip(first, second))
 
 
 def _csv_rows(out):

@@ -84,6 +84,10 @@ def test_complete_dataset_is_a_no_op_and_force_rebuilds(built):
     before = os.stat(marker).st_mtime_ns
     assert not make.ensure_synthetic_dataset(built, 'synthetic', **SMALL)
     assert os.stat(marker).st_mtime_ns == before
+    files = {f: open(os.path.join(built, f), 'rb').read() for f in _relative_files(built)}
+    assert make.ensure_synthetic_dataset(built, 'synthetic', force=True, **SMALL)
+    assert os.stat(marker).st_mtime_ns != before   # rebuilt, to the same files
+    assert {f: open(os.path.join(built, f), 'rb').read() for f in _relative_files(built)} == files
 
 
 def test_interrupted_builds_are_not_taken_as_complete(built, tmp_path):
@@ -240,11 +244,17 @@ def test_command_line_end_to_end(tmp_path):
     assert bad.returncode != 0 and 'market' in bad.stderr
 
 
-def test_cmd_builds_it_on_first_use(tmp_path):
+def test_cmd_builds_it_on_first_use(tmp_path, monkeypatch):
     args = cmd.synthetic_parser().parse_args(['--data_root', str(tmp_path)])
     assert args.dataset == 'synthetic' and args.train_identities == 200
-    # ensure_dataset builds with the defaults; a complete small build makes it a no-op.
-    make.ensure_synthetic_dataset(str(tmp_path), 'synthetic', **SMALL)
-    before = _relative_files(str(tmp_path))
+    # ensure_dataset asks for the flags' dataset with the defaults (the build itself is tested above);
+    # a dataset on disk (market) is left alone.
+    calls = []
+    monkeypatch.setattr(make, 'ensure_synthetic_dataset', lambda **kwargs: calls.append(kwargs))
     make.ensure_dataset(args)
-    assert _relative_files(str(tmp_path)) == before
+    assert calls == [{'data_root': str(tmp_path), 'dataset': 'synthetic'}]
+    make.ensure_dataset(cmd.synthetic_parser().parse_args(['--data_root', str(tmp_path), '--dataset', 'synthetic256']))
+    assert calls[-1] == {'data_root': str(tmp_path), 'dataset': 'synthetic256'}
+    args.dataset = 'market'
+    make.ensure_dataset(args)
+    assert len(calls) == 2

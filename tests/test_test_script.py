@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import pose_utils
+from gan.fid import fid_from_features
 from gan.inception_score import GraphInception, inception_score
 from gan.metrics import l1_score, ssim_score
 from test_inception import write_fake_2015_graph
@@ -68,10 +69,13 @@ def test_score_generated_images_against_the_metrics(tmp_path):
     assert scores['l1'] == pytest.approx(l1_score(generated, targets), abs=1e-12)
     assert scores['l1_masked'] == pytest.approx(l1_score(masked[1], masked[0]), abs=1e-12)
     assert scores['ssim_masked'] != pytest.approx(scores['ssim'])
-    probabilities, _ = inception.predict(generated, progress=False)
+    probabilities, generated_features = inception.predict(generated, progress=False)
     assert scores['inception_score'] == pytest.approx(list(inception_score(probabilities, splits=10)))
     masked_probabilities, _ = inception.predict(masked[1], progress=False)
     assert scores['inception_score_masked'][0] == pytest.approx(inception_score(masked_probabilities, 10)[0])
+    # FID of the generated images' features against the targets' (gan/fid.py has its own tests)
+    _, target_features = inception.predict(targets, progress=False)
+    assert scores['fid'] == pytest.approx(fid_from_features(generated_features, target_features), rel=1e-6)
     assert scores['fid'] > 0
 
 

@@ -70,7 +70,26 @@ def test_jax_is_told_both_ways():
     assert [json.loads(line) for line in result.stdout.splitlines()] == [{'HIGHEST': 2}, {'HIGH': 2}]
 
 
+def test_torch_switches_are_set_both_ways(monkeypatch):
+    """The PyTorch branch without torch installed: a stand-in module records the two switches."""
+    import types
+    import keras
+    from gan import devices
+    switches = types.SimpleNamespace(allow_tf32=None)
+    matmul = types.SimpleNamespace(allow_tf32=None)
+    stand_in = types.SimpleNamespace(backends=types.SimpleNamespace(cudnn=switches,
+                                                                    cuda=types.SimpleNamespace(matmul=matmul)))
+    monkeypatch.setitem(sys.modules, 'torch', stand_in)
+    monkeypatch.setattr(keras.backend, 'backend', lambda: 'torch')
+    told = []
+    for enabled in (False, True):
+        devices.set_tf32(enabled)
+        told.append((switches.allow_tf32, matmul.allow_tf32))
+    assert told == [(False, False), (True, True)]
+
+
 def test_torch_is_told_both_ways():
+    """The same with torch itself, where it is installed."""
     pytest.importorskip('torch')
     code = ('from gan import devices; import torch\n'
             'devices.set_tf32(False); print(torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)\n'

@@ -85,4 +85,11 @@ def test_train_py_end_to_end(synthetic_root, tmp_path):
     import cmd
     args = cmd.parse_args(command[2:] + ['--generator_checkpoint',
                                          str(out / 'checkpoints' / 'epoch_001_generator.weights.h5')])
-    build(args)   # the weight file loads into the generator of the same flags
+    generator = build(args).generator   # the weight file loads into the generator of the same flags
+    import h5py
+    stored = []
+    with h5py.File(out / 'checkpoints' / 'epoch_001_generator.weights.h5', 'r') as f:
+        f.visititems(lambda name, item: stored.append(np.sum(item[()].astype(np.float64) ** 2))
+                     if isinstance(item, h5py.Dataset) and item.dtype.kind == 'f' else None)
+    loaded = [np.sum(np.asarray(v, np.float64) ** 2) for v in generator.weights if v.dtype.startswith('float')]
+    assert len(loaded) == len(stored) > 0 and sum(loaded) == pytest.approx(sum(stored), rel=1e-12)
