@@ -73,8 +73,8 @@ class Trainer:
     def state_variables(self):
         """The variables of the resume state, by group (the engine's values written into them first)."""
         self.engine.sync_variables()
-        return {'generator': self.gan.generator.variables, 'discriminator': self.gan.discriminator.variables,
-                'g_optimizer': self.gan.g_optimizer.variables, 'd_optimizer': self.gan.d_optimizer.variables}
+        return checkpoints.resume_variables(self.gan.generator, self.gan.discriminator, self.gan.g_optimizer,
+                                            self.gan.d_optimizer)
 
     def restore(self):
         """--resume: weights, optimiser states and the position (epoch, step) from --checkpoints_dir
