@@ -23,7 +23,6 @@ import jax
 import keras
 import numpy as np
 
-from gan import devices
 from gan.engines.common import HEARTBEAT_SECONDS, PeerLostError, Steps, adam, check_batch
 
 # The groups of variables the engine carries from step to step, in this order.
@@ -132,11 +131,12 @@ class Engine(Steps):
         extractor = getattr(gan, 'content_extractor', None)
         self.frozen_variables = list(extractor.variables) if extractor is not None else []
         self.reload_variables()
-        # On a GPU the old state's buffers are reused for the new one (donated): one copy of the
-        # weights and Adam states in memory instead of two. XLA on CPUs does not reuse them.
-        donate = (0,) if devices.gpus() else ()
-        self._d_step = jax.jit(self._discriminator_update, donate_argnums=donate)
-        self._g_step = jax.jit(self._generator_update, donate_argnums=donate)
+        # The old state's buffers are reused for the new one (donated): one copy of the weights and
+        # Adam states in memory instead of two. On every device, so that the CPU tests run a GPU's
+        # path (and a CPU step is no slower: benchmarks/README.md section 7). Hence the Keras
+        # variables hold the state only from sync_variables to the next update.
+        self._d_step = jax.jit(self._discriminator_update, donate_argnums=(0,))
+        self._g_step = jax.jit(self._generator_update, donate_argnums=(0,))
         self._d_gradients = jax.jit(self._discriminator_gradients)
         self._g_gradients = jax.jit(self._generator_gradients)
         self._validation_terms = jax.jit(self._per_example_generator_terms)
@@ -149,6 +149,8 @@ class Engine(Steps):
         self.frozen = [v.value for v in self.frozen_variables]
 
     def sync_variables(self):
+        """The state into the Keras variables (before they are saved or read; the next update deletes
+        the buffers they then share with the state)."""
         for group in GROUPS:
             for variable, value in zip(self.variables[group], self.state[group]):
                 variable.assign(value)
