@@ -1,9 +1,10 @@
 """The same model on every Keras backend: one training step on JAX equals TensorFlow's, a resume state
-written on one backend continues on the other, and train.py on JAX, killed and resumed, ends where the
+written on one backend continues on the other, mixed precision on JAX, and train.py on JAX, killed and resumed, ends where the
 uninterrupted run ends, without importing TensorFlow. Each backend runs in a process of its own
 (KERAS_BACKEND is read once, when keras is first imported): tests/backend_runs.py."""
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -100,6 +101,58 @@ def test_two_jax_devices_take_the_step_of_one(backend_steps, synthetic_root, tmp
     assert (int(one['replicas']), int(two['replicas'])) == (1, 2)
     check_losses(one, two, 1e-6)
     check_state(one, two, 1e-5)
+
+
+MIXED_PRECISION_ON_JAX = '''
+import json
+import sys
+sys.path.insert(0, {root!r})
+import cmd
+import keras
+import numpy as np
+from gan import engines
+from pose_dataset import PoseHMDataset
+from pose_training import make_gan
+from tests.fixtures_data import training_args
+
+args = training_args({data!r}, {out!r}, '--warp_skip', 'mask', '--mixed_precision', '1')
+engine = engines.make_engine('none', args.batch_size)
+gan = make_gan(args, engine)
+engine.compile(gan)
+before = [np.array(v) for v in gan.generator.trainable_variables]
+stream = PoseHMDataset.from_args(args).train_batches(0, 48)
+finite, steps, changed = True, 0, False
+# The dynamic loss scale starts at 2^15: the first steps overflow float16 and are skipped while the
+# scale halves; a later one updates the weights.
+while not changed and steps < 16:
+    values = dict(engine.discriminator_step(next(stream), next(stream)), **engine.generator_step(next(stream)))
+    finite = finite and all(np.isfinite(float(v)) for v in values.values())
+    steps += 1
+    engine.sync_variables()
+    changed = any(not np.array_equal(np.array(v), b) for v, b in zip(gan.generator.trainable_variables, before))
+stream.close()
+print(json.dumps({{
+    'loss_scaled': isinstance(gan.g_optimizer, keras.optimizers.LossScaleOptimizer),
+    'float16_layers': sum(layer.compute_dtype == 'float16' for layer in gan.generator.layers),
+    'variable_dtypes': sorted({{v.dtype for v in gan.generator.variables + gan.discriminator.variables
+                               if v.dtype.startswith('float')}}),
+    'generated_dtype': str(engine.generate(next(PoseHMDataset.from_args(args).train_batches(0, 1))).dtype),
+    'finite': bool(finite), 'steps': steps, 'changed': bool(changed),
+    'scale': float(gan.g_optimizer.scale_loss(1.0))}}))
+'''
+
+
+def test_mixed_precision_on_jax_scales_the_loss_and_keeps_float32_weights(synthetic_root, tmp_path):
+    """--mixed_precision 1 on JAX: float16 layers, float32 variables, Keras' dynamic loss scaling inside
+    the compiled updates (the scale halves while the float16 gradients overflow, then the weights move)."""
+    code = MIXED_PRECISION_ON_JAX.format(root=subprocesses.ROOT, data=synthetic_root, out=str(tmp_path))
+    result = subprocesses.run([sys.executable, '-c', code], 300, env=backend_env('jax'))
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report['loss_scaled'] and report['float16_layers'] > 10, report
+    assert report['variable_dtypes'] == ['float32'] and report['generated_dtype'] == 'float32', report
+    assert report['finite'] and report['changed'] and 1 < report['steps'] < 16, report
+    assert report['scale'] < 2 ** 15, report
 
 
 # ---- train.py on JAX ------------------------------------------------------------------------------
