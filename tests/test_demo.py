@@ -2,7 +2,6 @@
 import io
 import os
 import shutil
-import sys
 
 import numpy as np
 import pytest
@@ -73,15 +72,21 @@ def demo_setup(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_demo_command_line_end_to_end(demo_setup):
+@pytest.mark.parametrize('backend', ['tensorflow', 'jax'])
+def test_demo_command_line_end_to_end(demo_setup, backend):
+    """demo.py on each backend (on JAX without importing TensorFlow), against the generator run here on
+    TensorFlow."""
+    pytest.importorskip(backend)
     s = demo_setup
-    out = str(s['root'] / 'generated')
-    command = [sys.executable, 'demo.py', '--dataset', 'synthetic', '--data_root', s['data_root'],
-               '--generator_checkpoint', s['checkpoint'], '--warp_skip', 'mask', '--width_factor', WIDTH,
-               '--source_image', s['source'], '--target_images_dir', s['frames_dir'],
-               '--keypoints_csv', s['csv'], '--generated_images_dir', out, '--batch_size', '1']
-    result = subprocesses.run(command, 300)
+    out = str(s['root'] / ('generated-' + backend))
+    command = subprocesses.reporting_import('demo.py', 'tensorflow') + [
+        '--dataset', 'synthetic', '--data_root', s['data_root'],
+        '--generator_checkpoint', s['checkpoint'], '--warp_skip', 'mask', '--width_factor', WIDTH,
+        '--source_image', s['source'], '--target_images_dir', s['frames_dir'],
+        '--keypoints_csv', s['csv'], '--generated_images_dir', out, '--batch_size', '1']
+    result = subprocesses.run(command, 300, env=dict(os.environ, KERAS_BACKEND=backend, JAX_PLATFORMS='cpu'))
     assert result.returncode == 0, result.stderr
+    assert 'tensorflow imported: %s' % (backend == 'tensorflow') in result.stdout
     frames = s['frames']
     # Frame 0 has no torso and no frame before it: skipped; frame 2 borrows frame 1's Rhip.
     expected = sorted(os.path.splitext(name)[0] + '.png' for name in frames[1:])
@@ -148,16 +153,22 @@ def test_reid_pairs_are_seeded_and_never_the_same_image():
 
 
 @pytest.mark.slow
-def test_reid_command_line_end_to_end(demo_setup):
+@pytest.mark.parametrize('backend', ['tensorflow', 'jax'])
+def test_reid_command_line_end_to_end(demo_setup, backend):
+    """The Re-ID script on each backend (on JAX without importing TensorFlow), against the generator run
+    here on TensorFlow."""
+    pytest.importorskip(backend)
     s = demo_setup
-    out = str(s['root'] / 'reid')
-    pairs_file = str(s['root'] / 'reid-pairs.csv')
-    command = [sys.executable, os.path.join('sup-mat', 'create_dataset_for_reid.py'), '--dataset', 'synthetic',
-               '--data_root', s['data_root'], '--generator_checkpoint', s['checkpoint'], '--warp_skip', 'mask',
-               '--width_factor', WIDTH, '--pairs_for_each', '2', '--reid_pairs_file', pairs_file,
-               '--generated_images_dir', out, '--batch_size', '3']
-    result = subprocesses.run(command, 300)
+    out = str(s['root'] / ('reid-' + backend))
+    pairs_file = str(s['root'] / ('reid-pairs-%s.csv' % backend))
+    command = subprocesses.reporting_import(os.path.join('sup-mat', 'create_dataset_for_reid.py'), 'tensorflow') + [
+        '--dataset', 'synthetic',
+        '--data_root', s['data_root'], '--generator_checkpoint', s['checkpoint'], '--warp_skip', 'mask',
+        '--width_factor', WIDTH, '--pairs_for_each', '2', '--reid_pairs_file', pairs_file,
+        '--generated_images_dir', out, '--batch_size', '3']
+    result = subprocesses.run(command, 300, env=dict(os.environ, KERAS_BACKEND=backend, JAX_PLATFORMS='cpu'))
     assert result.returncode == 0, result.stderr
+    assert 'tensorflow imported: %s' % (backend == 'tensorflow') in result.stdout
     annotations = pose_utils.load_annotations(os.path.join(s['data_root'], 'synthetic-annotation-train.csv'))
     names = list(annotations)
     pairs = pose_utils.load_pairs(pairs_file)
