@@ -309,6 +309,81 @@ def test_gemm_convolution_matches_definition_and_keras(shape):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
+def definition_gradients(x, kernel, transposed):
+    """Gradients of sum(out ** 3) with respect to x and the kernel, for the bias-free 4x4 stride-2
+    convolution (out[m, n] = sum x[2m + k, 2n + l] K[k, l]) or its transpose (x[i, j] K[k, l] added at
+    (2i + k, 2j + l)), by the chain rule written out (float64)."""
+    x, kernel = x.astype(np.float64), kernel.astype(np.float64)
+    if transposed:
+        out = scatter_transposed_conv(x, kernel)
+        g = 3 * out ** 2
+        dx, dk = np.zeros_like(x), np.zeros_like(kernel)
+        for i in range(x.shape[1]):
+            for j in range(x.shape[2]):
+                window = g[:, 2 * i:2 * i + 4, 2 * j:2 * j + 4]           # (b, k, l, o)
+                dx[:, i, j] = np.einsum('bklo,kloc->bc', window, kernel)
+                dk += np.einsum('bklo,bc->kloc', window, x[:, i, j])
+        return out, dx, dk
+    out = windowed_conv(x, kernel)
+    g = 3 * out ** 2
+    dx, dk = np.zeros_like(x), np.zeros_like(kernel)
+    for m in range(out.shape[1]):
+        for n in range(out.shape[2]):
+            dx[:, 2 * m:2 * m + 4, 2 * n:2 * n + 4] += np.einsum('bo,klco->bklc', g[:, m, n], kernel)
+            dk += np.einsum('bklc,bo->klco', x[:, 2 * m:2 * m + 4, 2 * n:2 * n + 4], g[:, m, n])
+    return out, dx, dk
+
+
+JAX_LAYERS = '''
+import sys
+import jax
+import numpy as np
+import conv_layers
+given = np.load(sys.argv[1])
+results = {{}}
+for gpu in (False, True):
+    conv_layers.on_gpu = lambda: gpu   # the layers a GPU run builds: Keras' own convolutions
+    for name, layer in (('transposed', conv_layers.Conv2DTranspose(3, 4, strides=2, use_bias=False)),
+                        ('strided', conv_layers.Conv2D(5, 4, strides=2, use_bias=False))):
+        x, kernel = given[name + '_x'], given[name + '_kernel']
+        layer.build(x.shape)
+        loss = lambda x, k: (layer.stateless_call([k], [], x)[0] ** 3).sum()
+        out = layer.stateless_call([kernel], [], x)[0]
+        dx, dk = jax.grad(loss, argnums=(0, 1))(x, kernel)
+        for part, value in (('out', out), ('dx', dx), ('dk', dk)):
+            results['%s_%s_%s' % (gpu, name, part)] = np.asarray(value)
+np.savez(sys.argv[2], **results)
+'''
+
+
+@pytest.mark.slow
+def test_jax_up_and_down_sampling_on_a_cpu_and_as_a_gpu_computes_them(tmp_path):
+    """On JAX, the decoder's transposed convolution and the blocks' strided convolution, as a CPU computes
+    them (the GEMMs) and as a GPU does (Keras' own convolutions): the definitions, forward and both
+    gradients."""
+    import sys
+    from tests import subprocesses
+    from tests.backend_runs import backend_env
+    pytest.importorskip('jax')
+    rng = np.random.default_rng(7)
+    given = {'transposed_x': rng.normal(size=(2, 6, 4, 2)), 'transposed_kernel': rng.normal(size=(4, 4, 3, 2)),
+             'strided_x': rng.normal(size=(2, 10, 7, 3)), 'strided_kernel': rng.normal(size=(4, 4, 3, 5))}
+    given = {name: value.astype(np.float32) for name, value in given.items()}
+    np.savez(tmp_path / 'given.npz', **given)
+    result = subprocesses.run([sys.executable, '-c', JAX_LAYERS.format(), str(tmp_path / 'given.npz'),
+                               str(tmp_path / 'got.npz')], 300, env=backend_env('jax'))
+    assert result.returncode == 0, result.stderr[-3000:]
+    with np.load(tmp_path / 'got.npz') as got:
+        for name in ('transposed', 'strided'):
+            want = definition_gradients(given[name + '_x'], given[name + '_kernel'], name == 'transposed')
+            for gpu in (False, True):
+                for part, expected in zip(('out', 'dx', 'dk'), want):
+                    value = got['%s_%s_%s' % (gpu, name, part)]
+                    assert value.shape == expected.shape, (gpu, name, part)
+                    np.testing.assert_allclose(value, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max(),
+                                               err_msg='%s %s %s' % ('GPU' if gpu else 'CPU', name, part))
+
+
 @pytest.mark.parametrize('backend, on_gpu, gemm', [('jax', False, True), ('jax', True, False),
                                                   ('tensorflow', False, False), ('torch', False, False)])
 def test_the_gemm_down_sampling_is_for_a_cpu_under_jax(monkeypatch, backend, on_gpu, gemm):
