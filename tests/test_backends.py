@@ -11,6 +11,7 @@ import pytest
 
 from tests import subprocesses
 from tests.backend_runs import backend_env, run_step
+from tests.h5_arrays import float_norm, h5_arrays
 
 pytestmark = pytest.mark.slow
 
@@ -29,16 +30,6 @@ def relative_l2(expected, got, keys):
 
 def group_keys(values, group):
     return sorted(k for k in values if k.startswith(group + '/'))
-
-
-def float_norm(path):
-    """The L2 norm of every float array of a weight file (the variables, in any order)."""
-    import h5py
-    squares = []
-    with h5py.File(path, 'r') as f:
-        f.visititems(lambda name, item: squares.append(np.sum(item[()].astype(np.float64) ** 2))
-                     if isinstance(item, h5py.Dataset) and item.dtype.kind == 'f' else None)
-    return np.sqrt(sum(squares))
 
 
 def check_losses(expected, got, rtol):
@@ -174,17 +165,12 @@ def train_on_jax(root, out, *extra, env=None):
 
 def final_state(folder):
     """The final weights files and the resume state's variables, as arrays."""
-    import h5py
     arrays = {}
     for name in ('epoch_002_generator.weights.h5', 'epoch_002_discriminator.weights.h5'):
-        with h5py.File(folder / name, 'r') as f:
-            f.visititems(lambda key, item: arrays.__setitem__(name + '/' + key, item[()])
-                         if isinstance(item, h5py.Dataset) else None)
+        arrays.update(h5_arrays(folder / name, name + '/'))
     latest = json.loads((folder / 'resume' / 'latest.json').read_text())
     assert (latest['next_epoch'], latest['next_step']) == (2, 0)
-    with h5py.File(folder / 'resume' / latest['state'], 'r') as f:
-        f.visititems(lambda key, item: arrays.__setitem__('state/' + key, item[()])
-                     if isinstance(item, h5py.Dataset) else None)
+    arrays.update(h5_arrays(folder / 'resume' / latest['state'], 'state/'))
     return arrays
 
 

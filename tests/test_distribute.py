@@ -22,6 +22,9 @@ TWO_REPLICAS = textwrap.dedent('''
     from pose_dataset import PoseHMDataset
     from tests.fixtures_data import training_args
 
+    def value_of(variable):   # a plain or a mirrored variable's value
+        return np.array(variable.value.read_value() if hasattr(variable.value, 'read_value') else variable)
+
     def one_step(strategy, out):
         args = training_args({data!r}, out, '--warp_skip', 'mask', '--batch_size', '4')
         engine = Engine(strategy=strategy)
@@ -34,17 +37,15 @@ TWO_REPLICAS = textwrap.dedent('''
         batches = engine.training_batches(trainer.dataset, 0, 3)
         d_values = engine.discriminator_step(next(batches), next(batches))
         g_values = engine.generator_step(next(batches))
-        weights = [np.array(v.value.read_value() if hasattr(v.value, 'read_value') else v)
-                   for v in gan.generator.trainable_variables + gan.discriminator.trainable_variables]
+        weights = [value_of(v) for v in gan.generator.trainable_variables + gan.discriminator.trainable_variables]
         values = {{k: float(v) for k, v in dict(d_values, **g_values).items()}}
         # Adam's moments scale with the gradients (its first step hardly does): a wrong reduction over
         # the replicas (a sum for a mean) shows there.
         slots = {{}}
         for net, optimizer in (('g', gan.g_optimizer), ('d', gan.d_optimizer)):
             for kind in ('momentum', 'velocity'):
-                slots[net + '_' + kind] = np.concatenate([
-                    np.array(v.value.read_value() if hasattr(v.value, 'read_value') else v).ravel()
-                    for v in optimizer.variables if v.name.endswith(kind)])
+                slots[net + '_' + kind] = np.concatenate([value_of(v).ravel() for v in optimizer.variables
+                                                          if v.name.endswith(kind)])
         return strategy.num_replicas_in_sync, weights, values, slots
 
     replicas, mirrored, mirrored_values, mirrored_slots = one_step(

@@ -9,11 +9,11 @@ import re
 import signal
 import sys
 
-import h5py
 import numpy as np
 import pytest
 
 from tests import subprocesses
+from tests.h5_arrays import h5_arrays
 
 ROOT = subprocesses.ROOT
 STEPS = 8
@@ -31,9 +31,7 @@ def arrays(folder):
     found = {}
     latest = json.loads((folder / 'resume' / 'latest.json').read_text())
     for name in ('epoch_002_generator.weights.h5', 'epoch_002_discriminator.weights.h5', 'resume/' + latest['state']):
-        with h5py.File(folder / name, 'r') as f:
-            f.visititems(lambda key, item: found.__setitem__(name + '/' + key, item[()])
-                         if isinstance(item, h5py.Dataset) else None)
+        found.update(h5_arrays(folder / name, name + '/'))
     return found
 
 
@@ -120,9 +118,7 @@ def test_save_every_steps_writes_the_state_inside_an_epoch(synthetic_root, tmp_p
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     latest = json.loads((out / 'resume' / 'latest.json').read_text())
     assert (latest['next_epoch'], latest['next_step']) == (1, 3)
-    found = {}
-    with h5py.File(out / 'resume' / latest['state'], 'r') as f:
-        f.visititems(lambda key, item: found.__setitem__(key, item[()]) if isinstance(item, h5py.Dataset) else None)
+    found = h5_arrays(out / 'resume' / latest['state'])
     assert found and all(np.isfinite(value).all() for value in found.values())
     assert (out / 'resume' / 'state-epoch1-step6.h5').is_file()   # written, never named
     import cmd

@@ -24,11 +24,11 @@ import os
 import sys
 import time
 
-import h5py
 import numpy as np
 import pytest
 
 from gan import checkpoints
+from tests.h5_arrays import h5_arrays
 from tests.subprocesses import ROOT, Processes, free_ports
 
 # Seconds (before TEST_TIMEOUT_SCALE) one train.py process may take: each takes 15-100 s here (2-core AMD
@@ -79,10 +79,7 @@ def start_workers(processes, data, out, count, *extra, tag='w', no_dropout=True)
 
 
 def weights(path):
-    arrays = {}
-    with h5py.File(path, 'r') as f:
-        f.visititems(lambda name, item: arrays.__setitem__(name, item[()]) if isinstance(item, h5py.Dataset) else None)
-    return arrays
+    return h5_arrays(path)
 
 
 def resume_state(checkpoints_dir):

@@ -10,7 +10,6 @@ import shutil
 import sys
 
 import cmd
-import h5py
 import numpy as np
 import pytest
 
@@ -20,6 +19,7 @@ from gan.trainer import Trainer, make_optimizer
 from pose_training import make_gan, train
 from tests import subprocesses
 from tests.fixtures_data import training_args
+from tests.h5_arrays import h5_arrays
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -48,10 +48,7 @@ def _contents(folder):
 
 
 def _weights(path):
-    arrays = []
-    with h5py.File(path, 'r') as f:
-        f.visititems(lambda name, item: arrays.append((name, item[()])) if isinstance(item, h5py.Dataset) else None)
-    return arrays
+    return list(h5_arrays(path).items())
 
 
 def _same_weights(a, b):

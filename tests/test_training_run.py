@@ -14,6 +14,7 @@ from gan.trainer import NonFiniteLossError, Trainer
 from pose_training import make_gan, train
 from pose_dataset import PoseHMDataset
 from tests import subprocesses
+from tests.h5_arrays import h5_arrays
 from tests.fixtures_data import training_args
 
 FLAGS = ('--warp_skip', 'none', '--checkpoint_ratio', '1', '--use_validation', '0')
@@ -86,10 +87,7 @@ def test_train_py_end_to_end(synthetic_root, tmp_path):
     args = cmd.parse_args(command[2:] + ['--generator_checkpoint',
                                          str(out / 'checkpoints' / 'epoch_001_generator.weights.h5')])
     generator = build(args).generator   # the weight file loads into the generator of the same flags
-    import h5py
-    stored = []
-    with h5py.File(out / 'checkpoints' / 'epoch_001_generator.weights.h5', 'r') as f:
-        f.visititems(lambda name, item: stored.append(np.sum(item[()].astype(np.float64) ** 2))
-                     if isinstance(item, h5py.Dataset) and item.dtype.kind == 'f' else None)
+    stored = [np.sum(value.astype(np.float64) ** 2) for value in
+              h5_arrays(out / 'checkpoints' / 'epoch_001_generator.weights.h5').values() if value.dtype.kind == 'f']
     loaded = [np.sum(np.asarray(v, np.float64) ** 2) for v in generator.weights if v.dtype.startswith('float')]
     assert len(loaded) == len(stored) > 0 and sum(loaded) == pytest.approx(sum(stored), rel=1e-12)
